@@ -1,0 +1,162 @@
+"""ViT image encoder: patch embedding, windowed/global transformer blocks and a convolutional neck."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from segany.modeling.common import LayerNorm2d, MLPBlock, drop_path
+from segany.modeling.vit_attention import Attention
+
+
+def window_partition(x: torch.Tensor, window: int) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Split a B x H x W x C grid into non-overlapping windows, zero-padding bottom/right.
+
+    Returns:
+        windows: (B * nWindows) x window x window x C, and the padded size (Hp, Wp).
+    """
+    batch, height, width, channels = x.shape
+    pad_h = (window - height % window) % window
+    pad_w = (window - width % window) % window
+    if pad_h or pad_w:
+        x = F.pad(x, (0, 0, 0, pad_w, 0, pad_h))
+    padded_h, padded_w = height + pad_h, width + pad_w
+    x = x.view(batch, padded_h // window, window, padded_w // window, window, channels)
+    windows = x.permute(0, 1, 3, 2, 4, 5).reshape(-1, window, window, channels)
+    return windows, (padded_h, padded_w)
+
+
+def window_unpartition(
+    windows: torch.Tensor, window: int, padded_hw: tuple[int, int], hw: tuple[int, int]
+) -> torch.Tensor:
+    """Inverse of `window_partition`: (B * nWindows) x window x window x C -> B x H x W x C."""
+    padded_h, padded_w = padded_hw
+    height, width = hw
+    n_h, n_w = padded_h // window, padded_w // window
+    batch = windows.shape[0] // (n_h * n_w)
+    x = windows.view(batch, n_h, n_w, window, window, -1)
+    x = x.permute(0, 1, 3, 2, 4, 5).reshape(batch, padded_h, padded_w, -1)
+    if padded_h > height or padded_w > width:
+        x = x[:, :height, :width, :].contiguous()
+    return x
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block; attention is windowed when `window_size > 0`, global otherwise."""
+
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        mlp_ratio: float = 4.0,
+        qkv_bias: bool = True,
+        use_rel_pos: bool = True,
+        window_size: int = 0,
+        input_size: tuple[int, int] | None = None,
+        drop_path_rate: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim, eps=1e-6)
+        attn_grid = (window_size, window_size) if window_size > 0 else input_size
+        self.attn = Attention(dim, num_heads, qkv_bias=qkv_bias, use_rel_pos=use_rel_pos, input_size=attn_grid)
+        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
+        self.mlp = MLPBlock(dim, int(dim * mlp_ratio), nn.GELU)
+        self.window_size = window_size
+        self.drop_path_rate = drop_path_rate
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x: B x H x W x C
+        shortcut = x
+        x = self.norm1(x)
+        if self.window_size > 0:
+            hw = (x.shape[1], x.shape[2])
+            x, padded_hw = window_partition(x, self.window_size)
+            x = self.attn(x)
+            x = window_unpartition(x, self.window_size, padded_hw, hw)
+        else:
+            x = self.attn(x)
+        x = shortcut + drop_path(x, self.drop_path_rate, self.training)
+        return x + drop_path(self.mlp(self.norm2(x)), self.drop_path_rate, self.training)
+
+
+class PatchEmbed(nn.Module):
+    """Non-overlapping patches -> B x H/p x W/p x C tokens."""
+
+    def __init__(self, patch_size: int = 16, in_chans: int = 3, embed_dim: int = 768) -> None:
+        super().__init__()
+        self.proj = nn.Conv2d(in_chans, embed_dim, kernel_size=patch_size, stride=patch_size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(x).permute(0, 2, 3, 1)
+
+
+class ImageEncoderViT(nn.Module):
+    """B x 3 x S x S normalised, padded images -> B x out_chans x S/p x S/p embeddings."""
+
+    def __init__(
+        self,
+        img_size: int = 1024,
+        patch_size: int = 16,
+        in_chans: int = 3,
+        embed_dim: int = 768,
+        depth: int = 12,
+        num_heads: int = 12,
+        mlp_ratio: float = 4.0,
+        out_chans: int = 256,
+        qkv_bias: bool = True,
+        use_abs_pos: bool = True,
+        use_rel_pos: bool = True,
+        window_size: int = 14,
+        global_attn_indexes: Sequence[int] = (),
+        drop_path_rate: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.img_size = img_size
+        self.patch_size = patch_size
+        grid = img_size // patch_size
+        self.patch_embed = PatchEmbed(patch_size, in_chans, embed_dim)
+        self.pos_embed: nn.Parameter | None = None
+        if use_abs_pos:
+            self.pos_embed = nn.Parameter(torch.zeros(1, grid, grid, embed_dim))
+        self.global_attn_indexes = tuple(global_attn_indexes)
+        # Stochastic depth grows linearly with depth (used in training only).
+        rates = [drop_path_rate * i / max(depth - 1, 1) for i in range(depth)]
+        self.blocks = nn.ModuleList(
+            Block(
+                dim=embed_dim,
+                num_heads=num_heads,
+                mlp_ratio=mlp_ratio,
+                qkv_bias=qkv_bias,
+                use_rel_pos=use_rel_pos,
+                window_size=0 if i in self.global_attn_indexes else window_size,
+                input_size=(grid, grid),
+                drop_path_rate=rates[i],
+            )
+            for i in range(depth)
+        )
+        self.neck = nn.Sequential(
+            nn.Conv2d(embed_dim, out_chans, kernel_size=1, bias=False),
+            LayerNorm2d(out_chans),
+            nn.Conv2d(out_chans, out_chans, kernel_size=3, padding=1, bias=False),
+            LayerNorm2d(out_chans),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.patch_embed(x)  # B x H x W x C
+        if self.pos_embed is not None:
+            x = x + self._pos_embed_for(x.shape[1], x.shape[2])
+        for block in self.blocks:
+            x = block(x)
+        return self.neck(x.permute(0, 3, 1, 2))
+
+    def _pos_embed_for(self, height: int, width: int) -> torch.Tensor:
+        """Absolute position embedding (1 x H x W x C), resized bicubically if the token grid differs."""
+        assert self.pos_embed is not None
+        pos = self.pos_embed
+        if pos.shape[1:3] == (height, width):
+            return pos
+        resized = F.interpolate(pos.permute(0, 3, 1, 2), size=(height, width), mode="bicubic", align_corners=False)
+        return resized.permute(0, 2, 3, 1)

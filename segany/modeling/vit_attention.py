@@ -1,0 +1,145 @@
+"""Multi-head self-attention of the ViT image encoder with decomposed relative positions (MViTv2 style).
+
+The attention logits of query (qh, qw) and key (kh, kw) get two extra terms, q . Rh[qh - kh] + q . Rw[qw - kw],
+where Rh / Rw are learnt tables of relative offsets. The fused path hands these terms to
+`scaled_dot_product_attention` as an additive mask built in query-row chunks, so the full (heads x L x L)
+bias never exists at once for global attention; the reference path spells the maths out and is kept for tests.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+# Largest additive-bias chunk (elements) built at once on the fused path: 2^24 floats = 64 MiB.
+_MAX_BIAS_ELEMENTS = 1 << 24
+
+
+def relative_position_table(q_size: int, k_size: int, rel_pos: torch.Tensor) -> torch.Tensor:
+    """Gather the embedding of every (query, key) offset along one axis.
+
+    Args:
+        q_size: number of query positions along the axis.
+        k_size: number of key positions along the axis.
+        rel_pos: (L, C) table of offsets; linearly resized when L != 2 * max(q_size, k_size) - 1.
+
+    Returns:
+        (q_size, k_size, C) embeddings.
+    """
+    span = 2 * max(q_size, k_size) - 1
+    if rel_pos.shape[0] != span:
+        # (L, C) -> (1, C, L) -> resize along L -> (span, C)
+        rel_pos = F.interpolate(rel_pos.T[None], size=span, mode="linear").squeeze(0).T
+    # When query and key grids differ, offsets are measured on the finer grid.
+    q_scale = max(k_size / q_size, 1.0)
+    k_scale = max(q_size / k_size, 1.0)
+    q_coords = torch.arange(q_size, device=rel_pos.device)[:, None] * q_scale
+    k_coords = torch.arange(k_size, device=rel_pos.device)[None, :] * k_scale
+    offsets = (q_coords - k_coords) + (k_size - 1) * k_scale
+    return rel_pos[offsets.long()]
+
+
+def decomposed_rel_pos_terms(
+    q: torch.Tensor,
+    q_hw: tuple[int, int],
+    k_hw: tuple[int, int],
+    rel_pos_h: torch.Tensor,
+    rel_pos_w: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Height and width relative-position logits.
+
+    Args:
+        q: (..., qh * qw, C) unscaled queries.
+    Returns:
+        rel_h: (..., qh, qw, kh) and rel_w: (..., qh, qw, kw).
+    """
+    q_h, q_w = q_hw
+    k_h, k_w = k_hw
+    table_h = relative_position_table(q_h, k_h, rel_pos_h)  # qh x kh x C
+    table_w = relative_position_table(q_w, k_w, rel_pos_w)  # qw x kw x C
+    grid_q = q.reshape(*q.shape[:-2], q_h, q_w, q.shape[-1])
+    rel_h = torch.einsum("...hwc,hkc->...hwk", grid_q, table_h)
+    rel_w = torch.einsum("...hwc,wkc->...hwk", grid_q, table_w)
+    return rel_h, rel_w
+
+
+def _bias_from_terms(rel_h: torch.Tensor, rel_w: torch.Tensor) -> torch.Tensor:
+    """(..., qh, qw, kh), (..., qh, qw, kw) -> additive bias (..., qh * qw, kh * kw)."""
+    bias = rel_h[..., :, None] + rel_w[..., None, :]
+    *lead, q_h, q_w, k_h, k_w = bias.shape
+    return bias.reshape(*lead, q_h * q_w, k_h * k_w)
+
+
+class Attention(nn.Module):
+    """Multi-head attention over a B x H x W x C token grid (one window or the whole image)."""
+
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int = 8,
+        qkv_bias: bool = True,
+        use_rel_pos: bool = False,
+        input_size: tuple[int, int] | None = None,
+    ) -> None:
+        super().__init__()
+        if dim % num_heads != 0:
+            raise ValueError(f"dim must be divisible by num_heads, got dim={dim}, num_heads={num_heads}")
+        self.num_heads = num_heads
+        head_dim = dim // num_heads
+        self.scale = head_dim**-0.5
+        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
+        self.proj = nn.Linear(dim, dim)
+        self.use_rel_pos = use_rel_pos
+        # Switch between SDPA (fast) and the explicit reference computation; same parameters either way.
+        self.fused = True
+        if use_rel_pos:
+            if input_size is None:
+                raise ValueError("input_size (tokens per side) is required when use_rel_pos=True")
+            self.rel_pos_h = nn.Parameter(torch.zeros(2 * input_size[0] - 1, head_dim))
+            self.rel_pos_w = nn.Parameter(torch.zeros(2 * input_size[1] - 1, head_dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, height, width, channels = x.shape
+        tokens = height * width
+        # B x HW x 3C -> 3 x B x heads x HW x head_dim
+        qkv = self.qkv(x).reshape(batch, tokens, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv.unbind(0)
+        if self.fused:
+            out = self._fused_attention(q, k, v, (height, width))
+        else:
+            out = self._reference_attention(q, k, v, (height, width))
+        # B x heads x HW x head_dim -> B x H x W x C
+        out = out.transpose(1, 2).reshape(batch, height, width, channels)
+        return self.proj(out)
+
+    def _fused_attention(
+        self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, hw: tuple[int, int]
+    ) -> torch.Tensor:
+        if not self.use_rel_pos:
+            return F.scaled_dot_product_attention(q, k, v)
+        height, width = hw
+        rel_h, rel_w = decomposed_rel_pos_terms(q, hw, hw, self.rel_pos_h, self.rel_pos_w)
+        tokens = height * width
+        batch_heads = q.shape[0] * q.shape[1]
+        rows_per_chunk = max(1, _MAX_BIAS_ELEMENTS // (batch_heads * width * tokens))
+        if rows_per_chunk >= height:
+            bias = _bias_from_terms(rel_h, rel_w)
+            return F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype))
+        # Global attention on a large grid: attend chunks of query rows, each with its own slice of the bias.
+        outputs = []
+        for row0 in range(0, height, rows_per_chunk):
+            row1 = min(height, row0 + rows_per_chunk)
+            bias = _bias_from_terms(rel_h[:, :, row0:row1], rel_w[:, :, row0:row1])
+            q_rows = q[:, :, row0 * width : row1 * width]
+            outputs.append(F.scaled_dot_product_attention(q_rows, k, v, attn_mask=bias.to(q.dtype)))
+        return torch.cat(outputs, dim=2)
+
+    def _reference_attention(
+        self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, hw: tuple[int, int]
+    ) -> torch.Tensor:
+        logits = (q * self.scale) @ k.transpose(-2, -1)  # B x heads x L x L
+        if self.use_rel_pos:
+            rel_h, rel_w = decomposed_rel_pos_terms(q, hw, hw, self.rel_pos_h, self.rel_pos_w)
+            logits = logits + _bias_from_terms(rel_h, rel_w)
+        return logits.softmax(dim=-1) @ v

@@ -1,0 +1,128 @@
+"""Model configurations and builders: the architecture numbers of every registered SAM live here.
+
+`sam_model_registry[name](checkpoint=None)` mirrors the official API; `build_sam(config)` builds any
+configuration (other widths, depths, image sizes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from torch import nn
+
+from segany.modeling import ImageEncoderViT, MaskDecoder, PromptEncoder, Sam, TwoWayTransformer
+
+PATCH_SIZE = 16
+PROMPT_EMBED_DIM = 256
+
+
+@dataclass(frozen=True)
+class ViTEncoderConfig:
+    embed_dim: int
+    depth: int
+    num_heads: int
+    global_attn_indexes: tuple[int, ...]
+    window_size: int = 14
+    mlp_ratio: float = 4.0
+    drop_path_rate: float = 0.0
+
+
+@dataclass(frozen=True)
+class SamConfig:
+    encoder: ViTEncoderConfig
+    image_size: int = 1024
+    prompt_embed_dim: int = PROMPT_EMBED_DIM
+
+    def with_image_size(self, image_size: int) -> "SamConfig":
+        return replace(self, image_size=image_size)
+
+
+VIT_B = SamConfig(ViTEncoderConfig(embed_dim=768, depth=12, num_heads=12, global_attn_indexes=(2, 5, 8, 11)))
+VIT_L = SamConfig(ViTEncoderConfig(embed_dim=1024, depth=24, num_heads=16, global_attn_indexes=(5, 11, 17, 23)))
+VIT_H = SamConfig(ViTEncoderConfig(embed_dim=1280, depth=32, num_heads=16, global_attn_indexes=(7, 15, 23, 31)))
+# A few-second test model with the official decoder and prompt encoder and a 2-block encoder.
+VIT_TINY = SamConfig(ViTEncoderConfig(embed_dim=64, depth=2, num_heads=2, global_attn_indexes=(1,)))
+
+CONFIGS: dict[str, SamConfig] = {"vit_h": VIT_H, "vit_l": VIT_L, "vit_b": VIT_B, "vit_tiny": VIT_TINY}
+ALIASES: dict[str, str] = {"default": "vit_h"}
+
+
+def resolve_config(name: str) -> SamConfig:
+    key = ALIASES.get(name, name)
+    if key not in CONFIGS:
+        known = ", ".join(sorted([*CONFIGS, *ALIASES]))
+        raise ValueError(f"unknown model name {name!r}; expected one of: {known}")
+    return CONFIGS[key]
+
+
+def build_sam(config: SamConfig, checkpoint: str | Path | None = None, strict: bool = True) -> Sam:
+    """Build a SAM from a configuration, optionally loading weights (see `segany.checkpoint`)."""
+    if config.image_size % PATCH_SIZE != 0:
+        raise ValueError(f"image_size must be a multiple of {PATCH_SIZE}, got {config.image_size}")
+    enc = config.encoder
+    grid = config.image_size // PATCH_SIZE
+    image_encoder = ImageEncoderViT(
+        img_size=config.image_size,
+        patch_size=PATCH_SIZE,
+        embed_dim=enc.embed_dim,
+        depth=enc.depth,
+        num_heads=enc.num_heads,
+        mlp_ratio=enc.mlp_ratio,
+        out_chans=config.prompt_embed_dim,
+        qkv_bias=True,
+        use_rel_pos=True,
+        window_size=enc.window_size,
+        global_attn_indexes=enc.global_attn_indexes,
+        drop_path_rate=enc.drop_path_rate,
+    )
+    sam = build_sam_from_encoder(image_encoder, config.image_size, grid, config.prompt_embed_dim)
+    if checkpoint is not None:
+        from segany.checkpoint import load_checkpoint
+
+        load_checkpoint(sam, checkpoint, strict=strict)
+    sam.eval()
+    return sam
+
+
+def build_sam_from_encoder(image_encoder: nn.Module, image_size: int, grid: int, prompt_embed_dim: int) -> Sam:
+    """Attach the standard prompt encoder and mask decoder to any encoder producing C x grid x grid maps."""
+    prompt_encoder = PromptEncoder(
+        embed_dim=prompt_embed_dim,
+        image_embedding_size=(grid, grid),
+        input_image_size=(image_size, image_size),
+        mask_in_chans=16,
+    )
+    mask_decoder = MaskDecoder(
+        transformer_dim=prompt_embed_dim,
+        transformer=TwoWayTransformer(depth=2, embedding_dim=prompt_embed_dim, num_heads=8, mlp_dim=2048),
+        num_multimask_outputs=3,
+        iou_head_depth=3,
+        iou_head_hidden_dim=256,
+    )
+    return Sam(image_encoder, prompt_encoder, mask_decoder)
+
+
+def _registered_builder(name: str) -> Callable[..., Sam]:
+    def builder(checkpoint: str | Path | None = None, strict: bool = True) -> Sam:
+        return build_sam(resolve_config(name), checkpoint=checkpoint, strict=strict)
+
+    builder.__name__ = f"build_sam_{name}"
+    builder.__doc__ = f"Build the `{name}` SAM, optionally loading `checkpoint` (.pth or .safetensors)."
+    return builder
+
+
+sam_model_registry: dict[str, Callable[..., Sam]] = {
+    name: _registered_builder(name) for name in [*ALIASES, *CONFIGS]
+}
+
+__all__ = [
+    "SamConfig",
+    "ViTEncoderConfig",
+    "CONFIGS",
+    "build_sam",
+    "build_sam_from_encoder",
+    "resolve_config",
+    "sam_model_registry",
+]
