@@ -64,11 +64,21 @@ def decomposed_rel_pos_terms(
     return rel_h, rel_w
 
 
-def _bias_from_terms(rel_h: torch.Tensor, rel_w: torch.Tensor) -> torch.Tensor:
-    """(..., qh, qw, kh), (..., qh, qw, kw) -> additive bias (..., qh * qw, kh * kw)."""
-    bias = rel_h[..., :, None] + rel_w[..., None, :]
-    *lead, q_h, q_w, k_h, k_w = bias.shape
-    return bias.reshape(*lead, q_h * q_w, k_h * k_w)
+def _bias_from_terms(rel_h: torch.Tensor, rel_w: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    """(..., qh, qw, kh), (..., qh, qw, kw) -> additive bias (..., qh * qw, kh * kw).
+
+    Writing into a contiguous buffer matters: the einsum outputs have permuted strides, and a broadcast add
+    would inherit them, turning the final reshape into a full copy of the (large) bias.
+    """
+    *lead, q_h, q_w, k_h = rel_h.shape
+    k_w = rel_w.shape[-1]
+    if torch.is_grad_enabled() and (rel_h.requires_grad or rel_w.requires_grad):
+        # Autograd cannot record `out=` writes; training pays for the extra copy.
+        return (rel_h[..., :, None] + rel_w[..., None, :]).reshape(*lead, q_h * q_w, k_h * k_w)
+    if out is None:
+        out = rel_h.new_empty((*lead, q_h, q_w, k_h, k_w))
+    torch.add(rel_h[..., :, None], rel_w[..., None, :], out=out)
+    return out.view(*lead, q_h * q_w, k_h * k_w)
 
 
 class Attention(nn.Module):
@@ -124,15 +134,18 @@ class Attention(nn.Module):
         batch_heads = q.shape[0] * q.shape[1]
         rows_per_chunk = max(1, _MAX_BIAS_ELEMENTS // (batch_heads * width * tokens))
         if rows_per_chunk >= height:
-            bias = _bias_from_terms(rel_h, rel_w)
-            return F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype))
-        # Global attention on a large grid: attend chunks of query rows, each with its own slice of the bias.
+            return F.scaled_dot_product_attention(q, k, v, attn_mask=_bias_from_terms(rel_h, rel_w))
+        # Global attention on a large grid: attend chunks of query rows, each with its own slice of the bias,
+        # built in one reused buffer.
+        training = torch.is_grad_enabled() and q.requires_grad
+        buffer = None if training else rel_h.new_empty((*rel_h.shape[:2], rows_per_chunk, width, height, width))
         outputs = []
         for row0 in range(0, height, rows_per_chunk):
             row1 = min(height, row0 + rows_per_chunk)
-            bias = _bias_from_terms(rel_h[:, :, row0:row1], rel_w[:, :, row0:row1])
-            q_rows = q[:, :, row0 * width : row1 * width]
-            outputs.append(F.scaled_dot_product_attention(q_rows, k, v, attn_mask=bias.to(q.dtype)))
+            chunk = None if buffer is None else buffer[:, :, : row1 - row0]
+            bias = _bias_from_terms(rel_h[:, :, row0:row1], rel_w[:, :, row0:row1], out=chunk)
+            rows = slice(row0 * width, row1 * width)
+            outputs.append(F.scaled_dot_product_attention(q[:, :, rows], k, v, attn_mask=bias))
         return torch.cat(outputs, dim=2)
 
     def _reference_attention(

@@ -1,0 +1,100 @@
+"""Side-by-side speed of segany vs the official segment-anything 1.0 (same weights, one run, interleaved).
+
+Measures: image encoder (vit_b, 1024 x 1024 input) and `predict` with one point, multimask, masks at the full
+size of a 1500 x 2250 photo. Prints medians, ratios and the parity errors seen on the way.
+
+    python benchmarks/bench_core.py [--model vit_b] [--encoder-repeats 3] [--predict-repeats 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from _oracle import build_reference_and_ours, segment_anything  # noqa: I001  (sets up the oracle import)
+
+from segany.predictor import SamPredictor
+
+SHARED_PHOTO = Path(__file__).resolve().parents[2] / "shared" / "images" / "cars.jpg"
+
+
+def load_photo(path: Path | None) -> tuple[np.ndarray, str]:
+    candidate = path or SHARED_PHOTO
+    if candidate.is_file():
+        return np.asarray(Image.open(candidate).convert("RGB")), str(candidate)
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 256, (1500, 2250, 3), dtype=np.uint8), "synthetic noise 1500x2250"
+
+
+def timed(fn) -> float:  # type: ignore[no-untyped-def]
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="vit_b")
+    parser.add_argument("--image", type=Path, default=None, help="photo for predict (default: shared cars.jpg)")
+    parser.add_argument("--encoder-repeats", type=int, default=3)
+    parser.add_argument("--predict-repeats", type=int, default=30)
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    reference, ours = build_reference_and_ours(args.model)
+    x = torch.randn(1, 3, 1024, 1024)
+    ref_times, our_times = [], []
+    with torch.inference_mode():
+        for _ in range(args.encoder_repeats):  # interleaved so that machine noise hits both alike
+            ref_times.append(timed(lambda: reference.image_encoder(x)))
+            our_times.append(timed(lambda: ours.image_encoder(x)))
+        ref_emb, our_emb = reference.image_encoder(x), ours.image_encoder(x)
+    enc_ref, enc_ours = statistics.median(ref_times), statistics.median(our_times)
+    emb_diff = (ref_emb - our_emb).abs().max().item()
+
+    photo, photo_name = load_photo(args.image)
+    ref_pred = segment_anything.SamPredictor(reference)
+    our_pred = SamPredictor(ours)
+    ref_pred.set_image(photo)
+    our_pred.set_image(photo)
+    height, width = photo.shape[:2]
+    point = np.array([[width * 0.5, height * 0.6]])
+    label = np.array([1])
+    ref_pt, our_pt = [], []
+    for _ in range(args.predict_repeats):
+        ref_pt.append(timed(lambda: ref_pred.predict(point, label, multimask_output=True)))
+        our_pt.append(timed(lambda: our_pred.predict(point, label, multimask_output=True)))
+    ref_masks, ref_scores, ref_logits = ref_pred.predict(point, label, multimask_output=True)
+    our_masks, our_scores, our_logits = our_pred.predict(point, label, multimask_output=True)
+    ref_full = ref_pred.predict(point, label, multimask_output=True, return_logits=True)[0]
+    sure = np.abs(ref_full) > 1e-3
+    pred_ref, pred_ours = statistics.median(ref_pt), statistics.median(our_pt)
+
+    print(f"model {args.model}, torch {torch.__version__}, threads {torch.get_num_threads()}")
+    print(f"predict photo: {photo_name} ({width}x{height})")
+    print("| step | official (median) | segany (median) | speed-up |")
+    print("|---|---|---|---|")
+    print(f"| image encoder 1024x1024 | {enc_ref:.2f} s | {enc_ours:.2f} s | {enc_ref / enc_ours:.2f}x |")
+    print(
+        f"| predict, 1 point, 3 masks at {width}x{height} | {pred_ref * 1e3:.1f} ms | {pred_ours * 1e3:.1f} ms | "
+        f"{pred_ref / pred_ours:.2f}x |"
+    )
+    print(f"encoder runs (s): official {[round(t, 2) for t in ref_times]}, segany {[round(t, 2) for t in our_times]}")
+    print(
+        f"parity: embedding max|diff| {emb_diff:.2e} (scale {ref_emb.abs().max().item():.2f}); "
+        f"low-res logits {np.abs(ref_logits - our_logits).max():.2e}; scores {np.abs(ref_scores - our_scores).max():.2e}; "
+        f"mask pixels differing where |ref logit| > 1e-3: {int(((ref_masks != our_masks) & sure).sum())} "
+        f"(anywhere: {int((ref_masks != our_masks).sum())} of {ref_masks.size})"
+    )
+
+
+if __name__ == "__main__":
+    main()
