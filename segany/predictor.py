@@ -295,6 +295,22 @@ class SamPredictor:
         )
 
     @torch.inference_mode()
+    def predict_low_res_torch(
+        self,
+        point_coords: torch.Tensor | None,
+        point_labels: torch.Tensor | None,
+        boxes: torch.Tensor | None = None,
+        mask_input: torch.Tensor | None = None,
+        multimask_output: bool = True,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Like `predict_torch` without the upsampling: (low-res logits B x C x 256 x 256, scores B x C).
+
+        For pipelines that filter candidates before paying for full-resolution masks (everything mode).
+        """
+        state = self._single_image()
+        return self._run_decoder(state.features, point_coords, point_labels, boxes, mask_input, multimask_output)
+
+    @torch.inference_mode()
     def predict_torch(
         self,
         point_coords: torch.Tensor | None,

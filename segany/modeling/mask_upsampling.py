@@ -37,12 +37,20 @@ def _uses_cv2(low_res: torch.Tensor) -> bool:
 
 
 def upscale_mask_logits(
-    low_res: torch.Tensor, image_size: int, input_size: tuple[int, int], original_size: tuple[int, int]
+    low_res: torch.Tensor,
+    image_size: int,
+    input_size: tuple[int, int],
+    original_size: tuple[int, int],
+    exact: bool = False,
 ) -> torch.Tensor:
-    """B x M x h x w logits -> B x M x H x W logits (differentiable unless on the CPU fast path)."""
+    """B x M x h x w logits -> B x M x H x W logits (differentiable unless on the CPU fast path).
+
+    With `exact`, always use torch's kernel: bit-identical to the official post-processing given the same
+    low-res logits (the OpenCV path differs by ~1e-5 of the logit scale, flipping only near-zero pixels).
+    """
     input_size = (int(input_size[0]), int(input_size[1]))
     original_size = (int(original_size[0]), int(original_size[1]))
-    if not _uses_cv2(low_res):
+    if exact or not _uses_cv2(low_res):
         return _torch_upscale(low_res, image_size, input_size, original_size)
     batch, count = low_res.shape[:2]
     source = low_res.detach().reshape(batch * count, *low_res.shape[-2:]).numpy()
