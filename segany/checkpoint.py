@@ -50,11 +50,18 @@ def _preview(items: list[str], limit: int = 12) -> str:
 
 
 def read_state_dict(path: str | Path, map_location: str | torch.device = "cpu") -> StateDict:
-    """Read tensors from `.pth`/`.pt`/`.bin` (torch, weights only) or `.safetensors`.
+    """Read tensors from `.pth`/`.pt`/`.bin` (torch, weights only), `.safetensors`, or a Hugging Face folder.
 
     Hugging Face `SamModel` layouts are converted to the official layout.
     """
     path = Path(path)
+    if path.is_dir():
+        # A Hugging Face `save_pretrained` folder.
+        candidates = [path / name for name in ("model.safetensors", "pytorch_model.bin")]
+        found = [candidate for candidate in candidates if candidate.is_file()]
+        if not found:
+            raise FileNotFoundError(f"{path} is a folder without model.safetensors or pytorch_model.bin")
+        path = found[0]
     if not path.is_file():
         raise FileNotFoundError(
             f"checkpoint not found: {path} (download an official one with `segany weights download vit_b`, "
@@ -63,7 +70,10 @@ def read_state_dict(path: str | Path, map_location: str | torch.device = "cpu") 
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 
-        state: Mapping[str, object] = load_file(str(path), device=str(map_location))
+        try:
+            state: Mapping[str, object] = load_file(str(path), device=str(map_location))
+        except Exception as error:  # SafetensorError (not a ValueError) for corrupt / truncated files
+            raise ValueError(f"could not read checkpoint {path}: {error}") from error
     else:
         try:
             state = torch.load(path, map_location=map_location, weights_only=True)

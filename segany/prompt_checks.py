@@ -100,6 +100,9 @@ def check_mask_input(mask_input: Any, count: int, low_res_size: tuple[int, int])
     masks = _as_float_array(mask_input, "mask_input", form)
     if masks.ndim == 2:
         masks = masks[None]
+    bad_4d = masks.ndim == 4 and masks.shape[1] != 1
+    if masks.ndim not in (3, 4) or masks.shape[-2:] != (height, width) or bad_4d:
+        raise ValueError(f"mask_input must be {form}, got shape {np.shape(mask_input)}")
     if masks.ndim == 3:
         if masks.shape[0] != 1:
             raise ValueError(
@@ -107,8 +110,6 @@ def check_mask_input(mask_input: Any, count: int, low_res_size: tuple[int, int])
                 f"got shape {masks.shape}"
             )
         masks = np.broadcast_to(masks[None], (count, 1, height, width))
-    if masks.shape[-2:] != (height, width) or masks.ndim != 4 or masks.shape[1] != 1:
-        raise ValueError(f"mask_input must be {form}, got shape {np.shape(mask_input)}")
     if masks.shape[0] != count:
         raise ValueError(f"mask_input must hold one mask per box ({count}), got {masks.shape[0]}")
     return masks.astype(np.float32)
