@@ -12,7 +12,7 @@ import warnings
 from collections.abc import Sequence
 from typing import NoReturn, TextIO
 
-from segany.cli import embed, everything, export, info, segment, weights
+from segany.cli import embed, evaluate, everything, export, info, segment, train, weights
 from segany.cli.common import PROG, CliError, Runner, debug_enabled, error, one_line, warn
 
 EXAMPLES = """
@@ -20,13 +20,15 @@ EXAMPLES = """
   segany everything photos/ --out masks/ --format coco --overlay
   segany embed photos/ --out embeddings/
   segany weights download vit_b
+  segany train --data shared:horses:train --out runs/horses
+  segany eval --model runs/horses --data shared:horses:test --out eval/
   segany info
   segany <command> --help      (options and examples of one command)
 
 environment: SEGANY_CACHE_DIR (weights folder), SEGANY_MAX_IMAGE_PIXELS, SEGANY_DEBUG=1 (tracebacks)
 """
 
-SUBCOMMANDS = (segment, everything, embed, weights, info, export)
+SUBCOMMANDS = (segment, everything, embed, weights, info, export, train, evaluate)
 
 
 class CliParser(argparse.ArgumentParser):

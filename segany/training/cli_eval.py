@@ -1,0 +1,177 @@
+"""`segany eval --model M --data SPEC [--data SPEC ...] --out DIR`: the paper's point and box protocol
+(segany.evaluation) for a model and the GrabCut baselines, written as tables and a plot.
+
+For each data source (same specs as training: shared:horses:test, folder:ROOT[:TYPE], coco:..., sa1b:...)
+every object (or --max-objects per image) is prompted with 1..9 simulated clicks (most confident and
+oracle mask) and with its GT box (+ one refinement pass). GrabCut runs the same clicks and box unless
+--no-grabcut. Outputs in --out: miou.md and miou.csv (mIoU at 1, 2, 3, 5, 9 clicks and box), objects.csv
+(per object), miou.png (needs matplotlib), eval_config.json (the settings).
+
+--model: a registry name, a checkpoint file, or a training run folder (its config.json and model.pt, or
+checkpoints/last.pt when model.pt is missing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+EXAMPLES = """
+  segany eval --model runs/horses --data shared:horses:test --out eval/horses
+  segany eval --model vit_b --data shared:davis:test --data shared:camvid:test --max-objects 5 --out eval/vit_b
+"""
+DEFAULT_GRABCUT_MAX_SIDE = 512
+
+
+def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add `segany eval`'s arguments (all optional ones default to None: run_eval decides)."""
+    parser.add_argument(
+        "--model",
+        default=None,
+        metavar="NAME|PATH|RUN_DIR",
+        help="registry name, checkpoint file or training run folder (default: as segany segment)",
+    )
+    parser.add_argument("--arch", default=None, help="architecture of a --model checkpoint file")
+    parser.add_argument(
+        "--data",
+        action="append",
+        required=True,
+        metavar="SPEC",
+        help="evaluation data, e.g. shared:horses:test (repeat for several datasets)",
+    )
+    parser.add_argument("--out", required=True, metavar="DIR", help="output folder (created if needed)")
+    parser.add_argument("--shared-root", default=None, help="root of the shared datasets")
+    parser.add_argument("--max-clicks", type=int, default=None, help="clicks per object (default 9)")
+    parser.add_argument("--max-images", type=int, default=None, help="first N images of each source")
+    parser.add_argument("--max-objects", type=int, default=None, help="objects per image, drawn at random")
+    parser.add_argument(
+        "--grabcut",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also evaluate the GrabCut baselines (default on)",
+    )
+    parser.add_argument(
+        "--grabcut-max-side",
+        type=int,
+        default=None,
+        help=f"GrabCut works on images shrunk to this side (default {DEFAULT_GRABCUT_MAX_SIDE})",
+    )
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default=None)
+    parser.add_argument("--name", default=None, help="method name of the model in the tables")
+    parser.add_argument("--seed", type=int, default=None, help="seed of the object sampling (default 0)")
+    parser.add_argument("-q", "--quiet", action="store_true", default=None, help="no progress notes")
+
+
+def load_eval_model(spec: str | None, arch: str | None, device: Any) -> tuple[Any, str]:
+    """(eval-mode Sam on device, method name) for a registry name, checkpoint file or run folder."""
+    from segany.checkpoint import load_state_dict_into, read_state_dict
+    from segany.training.config import CONFIG_FILE, TrainConfig
+    from segany.training.model_setup import build_model
+
+    path = Path(spec) if spec else None
+    run_dir = None
+    if path is not None and path.is_dir():
+        run_dir = path
+        weights = path / "model.pt"
+        if not weights.is_file():
+            weights = path / "checkpoints" / "last.pt"
+    elif path is not None and path.is_file():
+        run_dir = next((p for p in (path.parent, path.parent.parent) if (p / CONFIG_FILE).is_file()), None)
+        weights = path
+    if run_dir is not None:
+        if not (run_dir / CONFIG_FILE).is_file():
+            raise FileNotFoundError(f"{run_dir} is not a training run folder (no {CONFIG_FILE})")
+        if not weights.is_file():
+            raise FileNotFoundError(f"no weights in {run_dir} (expected model.pt or checkpoints/last.pt)")
+        sam = build_model(TrainConfig.load(run_dir / CONFIG_FILE))
+        load_state_dict_into(sam, read_state_dict(weights), strict=True, source=f"checkpoint {weights}")
+        return sam.to(device).eval(), run_dir.name
+    from segany.cli.models import resolve_model
+
+    sam, description = resolve_model(spec, device, arch)
+    return sam, description.spec if description.source == "official" else description.arch
+
+
+def _dataset_name(spec: str) -> str:
+    body = spec.rpartition("@")[0] if "@" in spec else spec
+    return body.removeprefix("shared:")
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    """Run `segany eval`; returns the exit code. Prints the markdown table to stdout."""
+    from segany.cli.models import resolve_device
+    from segany.evaluation import (
+        CLICK_COUNTS,
+        GrabCutPredictor,
+        evaluate_reader,
+        plot_miou,
+        write_object_csv,
+        write_tables,
+    )
+    from segany.predictor import SamPredictor
+    from segany.training.data import parse_source
+
+    quiet = bool(getattr(args, "quiet", None))
+    max_clicks = args.max_clicks if args.max_clicks is not None else max(CLICK_COUNTS)
+    if max_clicks < 1:
+        raise ValueError(f"--max-clicks must be >= 1, got {max_clicks}")
+    grabcut = True if args.grabcut is None else bool(args.grabcut)
+    seed = 0 if args.seed is None else args.seed
+    device = resolve_device(args.device)
+    sam, model_name = load_eval_model(args.model, args.arch, device)
+    method = args.name or model_name
+    predictor = SamPredictor(sam)
+    baseline = GrabCutPredictor(max_side=args.grabcut_max_side or DEFAULT_GRABCUT_MAX_SIDE, seed=seed)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    results = []
+    common = {
+        "max_clicks": max_clicks,
+        "max_samples": args.max_images,
+        "max_objects_per_image": args.max_objects,
+        "seed": seed,
+    }
+    for spec in args.data:
+        source = parse_source(spec, args.shared_root)
+        dataset = _dataset_name(spec)
+        started = time.perf_counter()
+        results += evaluate_reader(predictor, source.reader, method, dataset, **common)
+        if grabcut:
+            results += evaluate_reader(
+                baseline, source.reader, "GrabCut", dataset, selections=("most_confident",), **common
+            )
+        if not quiet:
+            print(f"segany eval: {dataset}: {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    if not results:
+        raise ValueError("the data sources hold no objects to evaluate")
+    md_path, _ = write_tables(results, out)
+    write_object_csv(results, out / "objects.csv")
+    try:
+        plot_miou(results, out / "miou.png")
+    except ImportError as error:
+        print(f"segany eval: warning: no plot ({error})", file=sys.stderr)
+    settings = {k: v for k, v in vars(args).items() if not callable(v)}
+    settings.update(method=method, max_clicks=max_clicks, grabcut=grabcut, seed=seed, device=str(device))
+    (out / "eval_config.json").write_text(json.dumps(settings, indent=2, default=str) + "\n")
+    print(md_path.read_text())
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="segany eval",
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        epilog="examples:\n" + EXAMPLES.strip("\n"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_eval_arguments(parser)
+    return run_eval(parser.parse_args(None if argv is None else list(argv)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

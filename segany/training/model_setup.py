@@ -1,0 +1,69 @@
+"""Building the model a TrainConfig describes, and the pieces of the config the loop and data need."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from segany.modeling.sam import Sam
+from segany.registry import SamConfig, ViTEncoderConfig, build_sam, resolve_config
+from segany.training.augment import AugmentSettings, MaskSelection
+from segany.training.config import TrainConfig
+from segany.training.loop import SimulationSettings
+from segany.training.losses import LossWeights
+
+
+def sam_config(config: TrainConfig) -> SamConfig:
+    """The architecture: the registry's `config.model`, or `config.encoder` fields, then the overrides."""
+    if config.encoder is not None:
+        fields = dict(config.encoder)
+        if "global_attn_indexes" in fields:
+            fields["global_attn_indexes"] = tuple(int(i) for i in fields["global_attn_indexes"])
+        try:
+            base = SamConfig(ViTEncoderConfig(**fields))
+        except TypeError as error:
+            raise ValueError(f"encoder must hold ViTEncoderConfig fields: {error}") from None
+    else:
+        base = resolve_config(config.model)
+    if config.image_size is not None:
+        base = base.with_image_size(config.image_size)
+    if config.prompt_embed_dim is not None:
+        base = replace(base, prompt_embed_dim=int(config.prompt_embed_dim))
+    if config.drop_path_rate is not None:
+        base = replace(base, encoder=replace(base.encoder, drop_path_rate=float(config.drop_path_rate)))
+    return base
+
+
+def build_model(config: TrainConfig) -> Sam:
+    """A randomly initialised SAM for the config (weights of init_checkpoint are loaded by the trainer)."""
+    return build_sam(sam_config(config))
+
+
+def simulation_settings(config: TrainConfig) -> SimulationSettings:
+    return SimulationSettings(
+        box_probability=config.box_probability,
+        box_noise_std=config.box_noise_std,
+        box_noise_max=config.box_noise_max,
+        num_points=config.interactive_points,
+        num_mask_only=config.mask_only_iterations,
+        loss_resolution=config.loss_resolution,
+        point_resolution=config.point_resolution,
+        feedback=config.feedback,
+        weights=LossWeights(focal=config.focal_weight, dice=config.dice_weight, iou=config.iou_weight),
+        checkpoint_decoder=config.checkpoint_decoder,
+    )
+
+
+def augment_settings(config: TrainConfig) -> AugmentSettings:
+    """Decoder mode caches encoder inputs, so only flips survive there (one cache entry per variant)."""
+    if not config.augment:
+        return AugmentSettings.none()
+    if config.mode == "decoder":
+        return AugmentSettings(scale_range=None, hflip_prob=config.hflip_prob, color_jitter=0.0)
+    low, high = (float(v) for v in config.scale_range)
+    return AugmentSettings(
+        scale_range=(low, high), hflip_prob=config.hflip_prob, color_jitter=config.color_jitter
+    )
+
+
+def mask_selection(config: TrainConfig) -> MaskSelection:
+    return MaskSelection(config.max_masks_per_image, config.max_mask_fraction, config.min_mask_pixels)

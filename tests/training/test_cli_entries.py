@@ -1,0 +1,94 @@
+"""`segany train` / `segany eval` entry points: a 2-step run from flags, then its evaluation."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+
+import pytest
+from training_testing import SEGDATA, TINY_ENCODER
+
+from segany.training.cli_eval import add_eval_arguments
+from segany.training.cli_eval import main as eval_main
+from segany.training.cli_train import main as train_main
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("cli") / "run"
+    code = train_main(
+        [
+            "--encoder",
+            json.dumps(TINY_ENCODER),
+            "--image-size",
+            "128",
+            "--prompt-embed-dim",
+            "32",
+            "--data",
+            f"folder:{SEGDATA / 'weizmann_horse'}",
+            "--steps",
+            "2",
+            "--warmup-steps",
+            "1",
+            "--interactive-points",
+            "1",
+            "--mask-only-iterations",
+            "1",
+            "--max-masks-per-image",
+            "1",
+            "--out-dir",
+            str(run),
+            "--device",
+            "cpu",
+            "--no-progress",
+            "--no-tensorboard",
+        ]
+    )
+    assert code == 0
+    return run
+
+
+def test_train_entry_writes_a_run(trained_run):
+    assert (trained_run / "model.pt").is_file() and (trained_run / "config.json").is_file()
+    assert json.loads((trained_run / "config.json").read_text())["steps"] == 2
+
+
+def test_eval_entry_scores_the_model_and_grabcut(trained_run, tmp_path, capsys):
+    out = tmp_path / "eval"
+    code = eval_main(
+        [
+            "--model",
+            str(trained_run),
+            "--data",
+            f"folder:{SEGDATA / 'weizmann_horse'}",
+            "--out",
+            str(out),
+            "--max-clicks",
+            "3",
+            "--max-images",
+            "1",
+            "--device",
+            "cpu",
+            "-q",
+        ]
+    )
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "| run |" in printed and "| GrabCut |" in printed and "run (oracle)" in printed
+    with open(out / "miou.csv", newline="") as f:
+        rows = {r["method"]: r for r in csv.DictReader(f)}
+    assert set(rows) == {"run", "run (oracle)", "GrabCut"}
+    assert 0.0 <= float(rows["GrabCut"]["box"]) <= 1.0 and rows["run"]["3"] != ""
+    assert (out / "objects.csv").is_file() and (out / "miou.png").stat().st_size > 0
+    settings = json.loads((out / "eval_config.json").read_text())
+    assert settings["method"] == "run" and settings["grabcut"] is True
+
+
+def test_eval_arguments_require_data_and_out():
+    parser = argparse.ArgumentParser()
+    add_eval_arguments(parser)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--model", "vit_b"])
+    args = parser.parse_args(["--data", "shared:horses:test", "--data", "shared:davis:test", "--out", "x"])
+    assert args.data == ["shared:horses:test", "shared:davis:test"] and args.grabcut is None
