@@ -72,8 +72,9 @@ def _bias_from_terms(rel_h: torch.Tensor, rel_w: torch.Tensor, out: torch.Tensor
     """
     *lead, q_h, q_w, k_h = rel_h.shape
     k_w = rel_w.shape[-1]
-    if torch.is_grad_enabled() and (rel_h.requires_grad or rel_w.requires_grad):
-        # Autograd cannot record `out=` writes; training pays for the extra copy.
+    needs_graph = torch.is_grad_enabled() and (rel_h.requires_grad or rel_w.requires_grad)
+    if needs_graph or torch.jit.is_tracing():
+        # Autograd and the ONNX tracer cannot record `out=` writes; they pay for the extra copy.
         return (rel_h[..., :, None] + rel_w[..., None, :]).reshape(*lead, q_h * q_w, k_h * k_w)
     if out is None:
         out = rel_h.new_empty((*lead, q_h, q_w, k_h, k_w))

@@ -1,0 +1,353 @@
+"""Export a SAM to ONNX: `encoder.onnx`, `decoder.onnx` (official contract), `decoder_lowres.onnx`, metadata.
+
+    from segany.onnx import export_onnx
+    result = export_onnx("vit_b", "exports/vit_b", checkpoint="sam_vit_b_01ec64.pth", quantize="int8")
+    print(result.verification)   # ONNX Runtime vs torch, max differences on a photo
+
+The file layout and the input/output contract are documented in `segany.onnx.contract`. Exports use the
+TorchScript exporter (`dynamo=False`): torch's dynamo exporter cannot export SAM's decoder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import shutil
+import tempfile
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from segany import __version__
+from segany.modeling.sam import Sam
+from segany.onnx.contract import (
+    DECODER_FILE,
+    DECODER_INPUTS,
+    DECODER_LOWRES_FILE,
+    DECODER_LOWRES_INPUTS,
+    DECODER_LOWRES_OUTPUTS,
+    DECODER_OUTPUTS,
+    ENCODER_FILE,
+    ENCODER_INPUTS,
+    ENCODER_OUTPUTS,
+    ExportMetadata,
+    int8_name,
+)
+from segany.onnx.model_source import load_model
+from segany.onnx.quantize import QUANTIZATION_SCHEMES, quantize_int8
+from segany.onnx.wrappers import ImageEncoderGraph, PromptDecoderGraph
+
+DEFAULT_OPSET = 17
+# Protobuf cannot serialise 2 GiB; stay clear of it (the graph itself adds a little to the weights).
+EXTERNAL_DATA_THRESHOLD = int(1.8 * 2**30)
+_DUMMY_POINTS = 3
+
+
+@dataclass
+class ExportResult:
+    out_dir: Path
+    files: dict[str, Path]  # role ("encoder", "decoder", "decoder_lowres", "encoder_int8", ...) -> path
+    metadata: ExportMetadata
+    verification: dict[str, float] = field(default_factory=dict)
+
+
+def export_onnx(
+    model: Sam | str | Path,
+    out_dir: str | Path,
+    opset: int = DEFAULT_OPSET,
+    quantize: str | None = None,
+    *,
+    checkpoint: str | Path | None = None,
+    model_name: str | None = None,
+    return_single_mask: bool = False,
+    include_encoder: bool = True,
+    external_data: bool | None = None,
+    verify: bool = True,
+    verify_image: np.ndarray | str | Path | None = None,
+) -> ExportResult:
+    """Export `model` to ONNX files in `out_dir` (see `segany.onnx.contract` for the contract).
+
+    Args:
+        model: a built `Sam`, a registry name (with `checkpoint` for real weights) or a checkpoint path.
+        quantize: None or "int8": also write `*.int8.onnx` dynamically quantized copies.
+        model_name: recorded in metadata.json (default: the registry name, or "custom" for a `Sam`).
+        return_single_mask: `decoder.onnx` outputs one mask (official semantics, see the contract);
+            `decoder_lowres.onnx`, which `OnnxPredictor` uses, always keeps all 4.
+        include_encoder: False exports the decoders only (e.g. to pair with embeddings made in torch).
+        external_data: store encoder weights in `encoder.onnx.data`; None decides by size (over ~1.8 GiB).
+        verify: run ONNX Runtime against torch on `verify_image` (a photo path or H x W x 3 uint8 array;
+            None uses a synthetic image) and record the max differences in the result and metadata.json
+            (skipped when the encoder is not exported).
+    """
+    if quantize not in (None, *QUANTIZATION_SCHEMES):
+        raise ValueError(f"quantize must be None or one of {QUANTIZATION_SCHEMES}, got {quantize!r}")
+    if isinstance(model, Sam):
+        if checkpoint is not None:
+            raise ValueError("checkpoint applies to a registry name, not to a built Sam")
+        sam, name = model, model_name or "custom"
+    else:
+        sam, name = load_model(model, checkpoint)
+        name = model_name or name
+    sam.eval()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+
+    files: dict[str, Path] = {}
+    if include_encoder:
+        files["encoder"] = export_encoder(sam, out / ENCODER_FILE, opset, external_data)
+    files["decoder"] = export_decoder(sam, out / DECODER_FILE, opset, return_single_mask, upscale=True)
+    files["decoder_lowres"] = export_decoder(sam, out / DECODER_LOWRES_FILE, opset, False, upscale=False)
+    if quantize == "int8":
+        for role in list(files):
+            source = files[role]
+            files[f"{role}_int8"] = quantize_int8(
+                source, out / int8_name(source.name), external_data=_has_external_data(source)
+            )
+
+    embedding_shape = (1, sam.prompt_encoder.embed_dim, *sam.prompt_encoder.image_embedding_size)
+    metadata = ExportMetadata(
+        model=name,
+        image_size=sam.image_size,
+        embedding_shape=tuple(int(v) for v in embedding_shape),
+        opset=opset,
+        quantization=quantize,
+        return_single_mask=return_single_mask,
+        files={role: path.name for role, path in files.items() if not role.endswith("_int8")},
+        mask_threshold=float(sam.mask_threshold),
+        segany_version=__version__,
+    )
+    metadata.save(out)
+    result = ExportResult(out, files, metadata)
+    if verify and include_encoder:
+        from segany.onnx.verify import verify_export
+
+        result.verification = verify_export(out, sam, verify_image, quantized=quantize is not None)
+        metadata.verification = result.verification
+        metadata.save(out)
+    return result
+
+
+@contextlib.contextmanager
+def _tracing_context() -> Iterator[None]:
+    """Autograd on, but nothing kept for a backward pass; the exporter's expected warnings silenced.
+
+    The encoder's inference-only attention writes its bias with `torch.add(..., out=)`, which the TorchScript
+    exporter cannot translate; while gradients are recorded the model takes its plain path instead. No
+    backward pass ever runs, so the tensors autograd would save are dropped at once (saved-tensor hooks), and
+    tracing needs no more memory than inference.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export.*")
+        warnings.filterwarnings("ignore", message=".*feature will be removed.*", category=DeprecationWarning)
+        with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(_drop_saved, _never_unpacked):
+            yield
+
+
+def _drop_saved(tensor: torch.Tensor) -> None:
+    return None
+
+
+def _never_unpacked(packed: None) -> torch.Tensor:
+    raise RuntimeError("no backward pass runs while exporting")
+
+
+def _torch_export(
+    module: nn.Module,
+    args: tuple[torch.Tensor, ...],
+    path: Path,
+    opset: int,
+    input_names: tuple[str, ...],
+    output_names: tuple[str, ...],
+    dynamic_axes: dict[str, dict[int, str]],
+) -> None:
+    with _tracing_context():
+        torch.onnx.export(
+            module,
+            args,
+            str(path),
+            dynamo=False,
+            opset_version=opset,
+            input_names=list(input_names),
+            output_names=list(output_names),
+            dynamic_axes=dynamic_axes,
+            do_constant_folding=True,
+        )
+
+
+def export_encoder(
+    sam: Sam, path: str | Path, opset: int = DEFAULT_OPSET, external_data: bool | None = None
+) -> Path:
+    """`encoder.onnx`: h x w x 3 float RGB (0..255, longest side = S) -> 1 x 256 x 64 x 64."""
+    path = Path(path)
+    size = sam.image_size
+    dummy = torch.randint(0, 256, (size, size * 3 // 4, 3)).float()  # non-square: both sides stay dynamic
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".export-") as tmp:
+        staged = Path(tmp) / path.name
+        _torch_export(
+            ImageEncoderGraph(sam),
+            (dummy,),
+            staged,
+            opset,
+            ENCODER_INPUTS,
+            ENCODER_OUTPUTS,
+            {"input_image": {0: "height", 1: "width"}},
+        )
+        grid_h, grid_w = sam.prompt_encoder.image_embedding_size
+        _declare_output_shape(staged, (1, sam.prompt_encoder.embed_dim, grid_h, grid_w))
+        _place(staged, path, external_data)
+    return path
+
+
+def _declare_output_shape(path: Path, shape: tuple[int, ...]) -> None:
+    """Write the (static) embedding shape into the graph output, which the exporter leaves symbolic."""
+    import onnx
+
+    proto = onnx.load(str(path), load_external_data=False)
+    dims = proto.graph.output[0].type.tensor_type.shape.dim
+    for dim, value in zip(dims, shape):
+        dim.Clear()
+        dim.dim_value = value
+    onnx.save_model(proto, str(path))
+
+
+def export_decoder(
+    sam: Sam,
+    path: str | Path,
+    opset: int = DEFAULT_OPSET,
+    return_single_mask: bool = False,
+    upscale: bool = True,
+) -> Path:
+    """`decoder.onnx` (official contract; `upscale=True`) or `decoder_lowres.onnx` (`upscale=False`)."""
+    path = Path(path)
+    grid_h, grid_w = sam.prompt_encoder.image_embedding_size
+    low_h, low_w = sam.prompt_encoder.mask_input_size
+    generator = torch.Generator().manual_seed(0)
+    args: tuple[torch.Tensor, ...] = (
+        torch.randn(1, sam.prompt_encoder.embed_dim, grid_h, grid_w, generator=generator),
+        torch.rand(1, _DUMMY_POINTS, 2, generator=generator) * sam.image_size,
+        torch.tensor([[1.0, 0.0, -1.0]]),
+        torch.randn(1, 1, low_h, low_w, generator=generator),
+        torch.ones(1),
+    )
+    dynamic_axes = {"point_coords": {1: "num_points"}, "point_labels": {1: "num_points"}}
+    if upscale:
+        args = (*args, torch.tensor([768.0, 1024.0]))
+        dynamic_axes["masks"] = {2: "height", 3: "width"}
+        names = (DECODER_INPUTS, DECODER_OUTPUTS)
+    else:
+        names = (DECODER_LOWRES_INPUTS, DECODER_LOWRES_OUTPUTS)
+    graph = PromptDecoderGraph(sam, return_single_mask=return_single_mask, upscale=upscale)
+    _torch_export(graph, args, path, opset, names[0], names[1], dynamic_axes)
+    return path
+
+
+def _has_external_data(path: Path) -> bool:
+    return path.with_name(path.name + ".data").is_file()
+
+
+def _place(staged: Path, target: Path, external_data: bool | None) -> None:
+    """Move an exported model into place; with external data its weights go to one `<name>.data` file."""
+    import onnx
+
+    total = sum(f.stat().st_size for f in staged.parent.iterdir() if f.is_file())
+    if external_data is None:
+        external_data = total > EXTERNAL_DATA_THRESHOLD
+    data_path = target.with_name(target.name + ".data")
+    data_path.unlink(missing_ok=True)  # onnx appends to an existing data file
+    single_file = [f.name for f in staged.parent.iterdir()] == [staged.name]
+    if not external_data and single_file:
+        shutil.move(str(staged), str(target))
+    else:
+        # Large torch exports come out as one file per tensor; gather them (or inline them) here.
+        proto = onnx.load(str(staged), load_external_data=True)
+        onnx.save_model(
+            proto,
+            str(target),
+            save_as_external_data=external_data,
+            all_tensors_to_one_file=True,
+            location=data_path.name,
+            size_threshold=1024,
+        )
+    onnx.checker.check_model(str(target))
+
+
+# ---------------------------------------------------------------- command line
+def add_export_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Flags of `segany export onnx` (defaults None: the library owns the defaults)."""
+    parser.add_argument(
+        "--model", required=True, help="registry name (vit_b, vit_l, vit_h) or a checkpoint path"
+    )
+    parser.add_argument("--checkpoint", default=None, help="weights for a registry --model (default: random)")
+    parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument(
+        "--quantize", choices=QUANTIZATION_SCHEMES, default=None, help="also write int8 models"
+    )
+    parser.add_argument("--opset", type=int, default=None, help=f"ONNX opset (default {DEFAULT_OPSET})")
+    parser.add_argument(
+        "--return-single-mask",
+        action="store_true",
+        default=None,
+        help="decoder.onnx outputs the best mask only",
+    )
+    parser.add_argument("--no-encoder", action="store_true", default=None, help="export the decoders only")
+    parser.add_argument("--no-verify", action="store_true", default=None, help="skip the ORT-vs-torch check")
+    parser.add_argument("--verify-image", default=None, help="photo for the ORT-vs-torch check")
+    return parser
+
+
+def main_export(args: argparse.Namespace) -> int:
+    """Run `segany export onnx` from parsed arguments (see `add_export_arguments`); returns the exit code."""
+    result = export_onnx(
+        args.model,
+        args.out,
+        opset=getattr(args, "opset", None) or DEFAULT_OPSET,
+        quantize=getattr(args, "quantize", None),
+        checkpoint=getattr(args, "checkpoint", None),
+        return_single_mask=bool(getattr(args, "return_single_mask", None)),
+        include_encoder=not getattr(args, "no_encoder", None),
+        verify=not getattr(args, "no_verify", None),
+        verify_image=getattr(args, "verify_image", None),
+    )
+    print(f"exported {result.metadata.model} to {result.out_dir}:")
+    for role, path in result.files.items():
+        print(f"  {role:<20} {path.name:<28} {_size_text(path)}")
+    if result.verification:
+        print("ONNX Runtime vs torch:")
+        for key, value in result.verification.items():
+            print(f"  {key:<40} {value:.6g}")
+    return 0
+
+
+def _size_text(path: Path) -> str:
+    total = path.stat().st_size + (
+        path.with_name(path.name + ".data").stat().st_size if _has_external_data(path) else 0
+    )
+    return f"{total / 2**20:.1f} MiB"
+
+
+__all__ = [
+    "DEFAULT_OPSET",
+    "ExportResult",
+    "add_export_arguments",
+    "export_decoder",
+    "export_encoder",
+    "export_onnx",
+    "main_export",
+]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = add_export_arguments(
+        argparse.ArgumentParser(prog="python -m segany.onnx.export", description=__doc__)
+    )
+    return main_export(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,140 @@
+"""Numpy pre/post-processing for the ONNX runtime, bit-compatible with the torch predictor (torch-free).
+
+- `resize_longest_side`: PIL bilinear to (int(h * s + 0.5), int(w * s + 0.5)), as `segany.transforms` does.
+- `upscale_logits`: 256 x 256 logits -> S x S -> crop to the resized image -> original size, bilinear with
+  torch's `align_corners=False` convention. OpenCV does it when installed (the torch predictor's own CPU path);
+  otherwise Pillow does the upscaling steps (its bilinear filter equals torch's when enlarging) and an exact
+  separable numpy resize the shrinking ones (where Pillow would antialias and torch does not).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+
+def resized_shape(height: int, width: int, long_side: int) -> tuple[int, int]:
+    """(h, w) after scaling the longest side to `long_side`, rounding half up (the official rule)."""
+    scale = long_side / max(height, width)
+    return int(height * scale + 0.5), int(width * scale + 0.5)
+
+
+def resize_longest_side(image: np.ndarray, long_side: int) -> np.ndarray:
+    """H x W x 3 uint8 -> h x w x 3 uint8 with max(h, w) == long_side (PIL bilinear)."""
+    height, width = resized_shape(image.shape[0], image.shape[1], long_side)
+    if (height, width) == image.shape[:2]:
+        return image
+    return np.asarray(Image.fromarray(image).resize((width, height), Image.BILINEAR))
+
+
+def scale_coords(coords: np.ndarray, original_size: tuple[int, int], long_side: int) -> np.ndarray:
+    """... x 2 (x, y) pixels of the original image -> the same points in the resized frame (float64)."""
+    old_h, old_w = original_size
+    new_h, new_w = resized_shape(old_h, old_w, long_side)
+    scaled = np.array(coords, dtype=np.float64, copy=True)
+    scaled[..., 0] *= new_w / old_w
+    scaled[..., 1] *= new_h / old_h
+    return scaled
+
+
+def _load_cv2() -> Any | None:
+    try:
+        import cv2
+    except ImportError:
+        return None
+    return cv2
+
+
+_CV2 = _load_cv2()
+
+
+def upscale_logits(
+    low_res: np.ndarray,
+    image_size: int,
+    input_size: tuple[int, int],
+    original_size: tuple[int, int],
+    use_cv2: bool | None = None,
+) -> np.ndarray:
+    """M x h x w float32 logits (padded S x S frame) -> M x H x W float32 logits at the original size.
+
+    Args:
+        input_size: (h, w) of the resized image inside the S x S input.
+        original_size: (H, W) of the original image.
+        use_cv2: force (True) or forbid (False) OpenCV; None uses it when it is installed.
+    """
+    low_res = np.ascontiguousarray(low_res, dtype=np.float32)
+    if low_res.ndim != 3:
+        raise ValueError(f"low_res must be M x h x w, got shape {low_res.shape}")
+    input_size = (int(input_size[0]), int(input_size[1]))
+    original_size = (int(original_size[0]), int(original_size[1]))
+    if use_cv2 is None:
+        use_cv2 = _CV2 is not None
+    if use_cv2:
+        if _CV2 is None:
+            raise ImportError("use_cv2=True needs OpenCV: pip install opencv-python-headless")
+        return _upscale_cv2(low_res, image_size, input_size, original_size)
+    return _upscale_pillow(low_res, image_size, input_size, original_size)
+
+
+def _upscale_cv2(
+    low_res: np.ndarray, image_size: int, input_size: tuple[int, int], original_size: tuple[int, int]
+) -> np.ndarray:
+    out = np.empty((low_res.shape[0], *original_size), dtype=np.float32)
+    # One map at a time: cv2 keeps the same half-pixel bilinear kernel for any channel count, but planar
+    # maps avoid an interleave/de-interleave copy of the large output.
+    for index, logits in enumerate(low_res):
+        full = _CV2.resize(logits, (image_size, image_size), interpolation=_CV2.INTER_LINEAR)
+        cropped = full[: input_size[0], : input_size[1]]
+        out[index] = _CV2.resize(
+            cropped, (original_size[1], original_size[0]), interpolation=_CV2.INTER_LINEAR
+        )
+    return out
+
+
+@lru_cache(maxsize=32)
+def _bilinear_taps(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Source indices and weights of an in -> out bilinear resize.
+
+    torch's rule for `align_corners=False`: src = (dst + 0.5) * in / out - 0.5, clamped at 0; the upper
+    neighbour is clamped at the last pixel.
+    """
+    src = (np.arange(out_size, dtype=np.float64) + 0.5) * (in_size / out_size) - 0.5
+    src = np.maximum(src, 0.0)
+    lower = np.minimum(np.floor(src).astype(np.int64), in_size - 1)
+    upper = np.minimum(lower + 1, in_size - 1)
+    weight = (src - lower).astype(np.float32)
+    return lower, upper, weight
+
+
+def _resize_axis(values: np.ndarray, axis: int, out_size: int) -> np.ndarray:
+    """Bilinear resize (torch `align_corners=False`, no antialiasing) of one axis of float32 `values`."""
+    lower, upper, weight = _bilinear_taps(values.shape[axis], out_size)
+    shape = [1] * values.ndim
+    shape[axis] = weight.shape[0]
+    weight = weight.reshape(shape)
+    low = np.take(values, lower, axis=axis)
+    high = np.take(values, upper, axis=axis)
+    high -= low
+    high *= weight
+    high += low
+    return high
+
+
+def _upscale_pillow(
+    low_res: np.ndarray, image_size: int, input_size: tuple[int, int], original_size: tuple[int, int]
+) -> np.ndarray:
+    out = np.empty((low_res.shape[0], *original_size), dtype=np.float32)
+    enlarge = original_size[0] >= input_size[0] and original_size[1] >= input_size[1]
+    for index, logits in enumerate(low_res):
+        # Mode "F" images hold float32 logits; a 4x enlargement needs no antialiasing, so PIL equals torch.
+        full = Image.fromarray(logits).resize((image_size, image_size), Image.BILINEAR)
+        cropped = full.crop((0, 0, input_size[1], input_size[0]))
+        if enlarge:
+            out[index] = np.asarray(cropped.resize((original_size[1], original_size[0]), Image.BILINEAR))
+        else:
+            shrunk = _resize_axis(np.asarray(cropped)[None], 1, original_size[0])
+            out[index] = _resize_axis(shrunk, 2, original_size[1])[0]
+    return out
