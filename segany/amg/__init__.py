@@ -2,7 +2,9 @@
 
 Point grids and crop boxes (:mod:`.grids`), mask boxes and crop bookkeeping (:mod:`.boxes`), box NMS
 (:mod:`.nms`), the stability score (:mod:`.stability`), RLE encodings (:mod:`.rle`), small-region clean-up
-(:mod:`.postprocess`) and mask areas / IoU (:mod:`.mask_ops`). The generator only sequences these.
+(:mod:`.postprocess`) and mask areas / IoU (:mod:`.mask_ops`). The generator (:mod:`.generator`) only
+sequences these, with a streaming full-resolution stage (:mod:`.full_res`) and masks kept as RLE
+(:mod:`.mask_data`); named settings live in :mod:`.presets`.
 """
 
 from segany.amg.boxes import (
@@ -14,15 +16,22 @@ from segany.amg.boxes import (
     uncrop_masks,
     uncrop_points,
 )
+from segany.amg.generator import SamAutomaticMaskGenerator, auto_points_per_batch
 from segany.amg.grids import build_all_layer_point_grids, build_point_grid, generate_crop_boxes
+from segany.amg.mask_data import MaskData
 from segany.amg.mask_ops import mask_area, mask_iou
 from segany.amg.nms import batched_nms, box_iou
 from segany.amg.postprocess import remove_small_regions
+from segany.amg.presets import PRESETS, get_preset
 from segany.amg.rle import area_from_rle, coco_encode_rle, coco_rle_to_mask, masks_to_rle, rle_to_mask
 from segany.amg.stability import calculate_stability_score
 
 __all__ = [
+    "PRESETS",
+    "MaskData",
+    "SamAutomaticMaskGenerator",
     "area_from_rle",
+    "auto_points_per_batch",
     "batched_mask_to_box",
     "batched_nms",
     "box_iou",
@@ -34,6 +43,7 @@ __all__ = [
     "coco_encode_rle",
     "coco_rle_to_mask",
     "generate_crop_boxes",
+    "get_preset",
     "is_box_near_crop_edge",
     "mask_area",
     "mask_iou",

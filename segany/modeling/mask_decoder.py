@@ -78,15 +78,21 @@ class MaskDecoder(nn.Module):
             raise ValueError(
                 f"image_embeddings must have batch 1 or {batch} (one per prompt), got {image_embeddings.shape[0]}"
             )
-        src = image_embeddings + dense_prompt_embeddings  # broadcasts a shared embedding over prompts
-        pos_src = image_pe.expand(batch, -1, -1, -1)
+        dense = dense_prompt_embeddings
+        # Without mask prompts the dense embedding is one vector broadcast to every prompt (stride 0 over the
+        # batch). The image tokens then start out identical for all prompts: keep them at batch 1 so the first
+        # block projects them once instead of once per prompt (the transformer broadcasts them).
+        if image_embeddings.shape[0] == 1 and dense.shape[0] > 1 and dense.stride(0) == 0:
+            dense = dense[:1]
+        src = image_embeddings + dense  # 1 or B x C x H x W
+        pos_src = image_pe
         _, channels, height, width = src.shape
 
         hs, src = self.transformer(src, pos_src, tokens)
         iou_token_out = hs[:, 0, :]
         mask_tokens_out = hs[:, 1 : 1 + self.num_mask_tokens, :]
 
-        src = src.transpose(1, 2).reshape(batch, channels, height, width)
+        src = src.transpose(1, 2).expand(batch, -1, -1).reshape(batch, channels, height, width)
         upscaled = self.output_upscaling(src)  # B x C/8 x 4H x 4W
         hyper_in = torch.stack(
             [mlp(mask_tokens_out[:, i, :]) for i, mlp in enumerate(self.output_hypernetworks_mlps)], dim=1

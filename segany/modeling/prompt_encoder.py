@@ -44,8 +44,8 @@ class PositionEmbeddingRandom(nn.Module):
     def forward_with_coords(self, coords: torch.Tensor, image_size: tuple[int, int]) -> torch.Tensor:
         """(..., 2) pixel coordinates (x, y) in an image of size (H, W) -> (..., C)."""
         height, width = image_size
-        scale = coords.new_tensor([1.0 / width, 1.0 / height])
-        return self._encode(coords.to(self.positional_encoding_gaussian_matrix.dtype) * scale)
+        coords = coords.to(self.positional_encoding_gaussian_matrix.dtype)  # float64 points are accepted too
+        return self._encode(coords * coords.new_tensor([1.0 / width, 1.0 / height]))
 
 
 class PromptEncoder(nn.Module):

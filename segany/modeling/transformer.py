@@ -120,9 +120,11 @@ class TwoWayTransformer(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """
         Args:
-            image_embedding: B x C x H x W; image_pe: B x C x H x W (or 1 x ...); point_embedding: B x Nt x C.
+            image_embedding: B x C x H x W, or 1 x C x H x W shared by the B prompts (broadcast: the first
+                block's image-side projections are then computed once); image_pe: 1 (or B) x C x H x W;
+            point_embedding: B x Nt x C.
         Returns:
-            processed tokens (B x Nt x C) and image tokens (B x HW x C).
+            processed tokens (B x Nt x C) and image tokens (B x HW x C; still 1 x HW x C if depth is 0).
         """
         keys = image_embedding.flatten(2).transpose(1, 2)  # B x HW x C
         key_pe = image_pe.flatten(2).transpose(1, 2)
