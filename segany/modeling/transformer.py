@@ -76,12 +76,11 @@ class TwoWayAttentionBlock(nn.Module):
         queries = self.norm1(queries)
 
         q = queries + query_pe
-        k = keys + key_pe
+        k = keys + key_pe  # the image tokens do not change until norm4: reused below
         queries = self.norm2(queries + self.cross_attn_token_to_image(q, k, keys))
         queries = self.norm3(queries + self.mlp(queries))
 
         q = queries + query_pe
-        k = keys + key_pe
         keys = self.norm4(keys + self.cross_attn_image_to_token(k, q, queries))
         return queries, keys
 
@@ -126,8 +125,9 @@ class TwoWayTransformer(nn.Module):
         Returns:
             processed tokens (B x Nt x C) and image tokens (B x HW x C; still 1 x HW x C if depth is 0).
         """
-        keys = image_embedding.flatten(2).transpose(1, 2)  # B x HW x C
-        key_pe = image_pe.flatten(2).transpose(1, 2)
+        # Token-major copies: adds on the transposed views would run strided, several times per block.
+        keys = image_embedding.flatten(2).transpose(1, 2).contiguous()  # B x HW x C
+        key_pe = image_pe.flatten(2).transpose(1, 2).contiguous()
         queries = point_embedding
         for layer in self.layers:
             queries, keys = layer(queries, keys, point_embedding, key_pe)

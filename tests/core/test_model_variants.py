@@ -242,3 +242,26 @@ def test_attention_reference_path_is_plain_softmax_attention() -> None:
             out[:, head] = logits.softmax(-1) @ v
         expected = attn.proj(out.reshape(1, h, w, dim))
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("with_mask_prompt", [False, True])
+def test_fused_and_reference_mask_upscaling_agree(with_mask_prompt: bool) -> None:
+    """The matmul formulation of the decoder's upscaling equals the ConvTranspose2d modules (values and grads)."""
+    torch.manual_seed(0)
+    model = build_sam(SamConfig(ViTEncoderConfig(32, 1, 2, (0,)), image_size=256))
+    perturb_(model, seed=3)
+    decoder = model.mask_decoder
+    embedding = torch.randn(1, 256, 16, 16)
+    points = (torch.rand(3, 2, 2) * 256, torch.tensor([[1, 0], [1, 1], [0, 1]]))
+    masks = torch.randn(3, 1, 64, 64) if with_mask_prompt else None
+    outputs = {}
+    for fused in (True, False):
+        decoder.fused_upscaling = fused
+        decoder.zero_grad()
+        sparse, dense = model.prompt_encoder(points, None, masks)
+        logits, iou = decoder.predict_masks(embedding, model.prompt_encoder.get_dense_pe(), sparse, dense)
+        logits.square().mean().backward()
+        outputs[fused] = (logits.detach(), decoder.output_upscaling[0].weight.grad.clone())
+    torch.testing.assert_close(outputs[True][0], outputs[False][0], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(outputs[True][1], outputs[False][1], rtol=1e-4, atol=1e-6)
+    assert outputs[False][0].abs().max() > 0.1
