@@ -308,6 +308,12 @@ class SamPredictor:
         For pipelines that filter candidates before paying for full-resolution masks (everything mode).
         """
         state = self._single_image()
+        if (point_coords is None) != (point_labels is None):
+            raise ValueError("point_coords and point_labels must be given together")
+        if point_coords is not None and (point_coords.ndim != 3 or point_coords.shape[-1] != 2):
+            raise ValueError(f"point_coords must be B x N x 2, got shape {tuple(point_coords.shape)}")
+        if boxes is not None and boxes.shape[-1] != 4:
+            raise ValueError(f"boxes must be B x 4 XYXY, got shape {tuple(boxes.shape)}")
         return self._run_decoder(state.features, point_coords, point_labels, boxes, mask_input, multimask_output)
 
     @torch.inference_mode()
@@ -327,16 +333,8 @@ class SamPredictor:
         Returns:
             masks B x C x H x W (bool, or logits with return_logits), scores B x C, low-res logits B x C x 256 x 256.
         """
+        logits, scores = self.predict_low_res_torch(point_coords, point_labels, boxes, mask_input, multimask_output)
         state = self._single_image()
-        if (point_coords is None) != (point_labels is None):
-            raise ValueError("point_coords and point_labels must be given together")
-        if point_coords is not None and (point_coords.ndim != 3 or point_coords.shape[-1] != 2):
-            raise ValueError(f"point_coords must be B x N x 2, got shape {tuple(point_coords.shape)}")
-        if boxes is not None and boxes.shape[-1] != 4:
-            raise ValueError(f"boxes must be B x 4 XYXY, got shape {tuple(boxes.shape)}")
-        logits, scores = self._run_decoder(
-            state.features, point_coords, point_labels, boxes, mask_input, multimask_output
-        )
         masks = self.model.postprocess_masks(logits, state.input_size, state.original_size)
         if not return_logits:
             masks = masks > self.model.mask_threshold
