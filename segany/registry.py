@@ -6,9 +6,11 @@ configuration (other widths, depths, image sizes).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from torch import nn
 
@@ -55,6 +57,27 @@ def resolve_config(name: str) -> SamConfig:
         known = ", ".join(sorted([*CONFIGS, *ALIASES]))
         raise ValueError(f"unknown model name {name!r}; expected one of: {known}")
     return CONFIGS[key]
+
+
+_BLOCK_KEY = re.compile(r"^image_encoder\.blocks\.(\d+)\.")
+
+
+def infer_model_name(state: Mapping[str, Any]) -> tuple[str, int]:
+    """(registry name, input size) of a SAM state dict, from its encoder width, depth and position grid."""
+    try:
+        width = int(state["image_encoder.patch_embed.proj.weight"].shape[0])
+    except KeyError as error:
+        raise ValueError(
+            "the checkpoint holds no SAM ViT image encoder (image_encoder.patch_embed.proj.weight)"
+        ) from error
+    depth = 1 + max((int(m.group(1)) for key in state if (m := _BLOCK_KEY.match(key))), default=-1)
+    pos = state.get("image_encoder.pos_embed")
+    image_size = int(pos.shape[1]) * PATCH_SIZE if pos is not None else 1024
+    for name, config in CONFIGS.items():
+        if config.encoder.embed_dim == width and config.encoder.depth == depth:
+            return name, image_size
+    known = ", ".join(f"{n} ({c.encoder.embed_dim}x{c.encoder.depth})" for n, c in CONFIGS.items())
+    raise ValueError(f"no registered SAM has an encoder of width {width} and depth {depth}; known: {known}")
 
 
 def build_sam(config: SamConfig, checkpoint: str | Path | None = None, strict: bool = True) -> Sam:
@@ -123,6 +146,7 @@ __all__ = [
     "CONFIGS",
     "build_sam",
     "build_sam_from_encoder",
+    "infer_model_name",
     "resolve_config",
     "sam_model_registry",
 ]

@@ -2,34 +2,12 @@
 
 from __future__ import annotations
 
-import re
 import warnings
 from pathlib import Path
 
 from segany.checkpoint import load_state_dict_into, read_state_dict
 from segany.modeling.sam import Sam
-from segany.registry import ALIASES, CONFIGS, PATCH_SIZE, build_sam, resolve_config
-
-_BLOCK_KEY = re.compile(r"^image_encoder\.blocks\.(\d+)\.")
-
-
-def infer_model_name(state: dict) -> tuple[str, int]:
-    """(registry name, input size) of a SAM state dict, from its encoder width, depth and position grid."""
-    try:
-        width = int(state["image_encoder.patch_embed.proj.weight"].shape[0])
-    except KeyError as error:
-        raise ValueError(
-            "the checkpoint holds no SAM ViT image encoder (image_encoder.patch_embed.proj.weight)"
-        ) from error
-    depth = 1 + max((int(m.group(1)) for key in state if (m := _BLOCK_KEY.match(key))), default=-1)
-    pos = state.get("image_encoder.pos_embed")
-    image_size = int(pos.shape[1]) * PATCH_SIZE if pos is not None else 1024
-    for name, config in CONFIGS.items():
-        if config.encoder.embed_dim == width and config.encoder.depth == depth:
-            return name, image_size
-    known = ", ".join(f"{n} ({c.encoder.embed_dim}x{c.encoder.depth})" for n, c in CONFIGS.items())
-    raise ValueError(f"no registered SAM has an encoder of width {width} and depth {depth}; known: {known}")
-
+from segany.registry import ALIASES, CONFIGS, build_sam, infer_model_name, resolve_config
 
 def load_model(model: str | Path, checkpoint: str | Path | None = None) -> tuple[Sam, str]:
     """A built, eval-mode SAM and its name.
