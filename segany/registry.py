@@ -37,13 +37,17 @@ class SamConfig:
     image_size: int = 1024
     prompt_embed_dim: int = PROMPT_EMBED_DIM
 
-    def with_image_size(self, image_size: int) -> "SamConfig":
+    def with_image_size(self, image_size: int) -> SamConfig:
         return replace(self, image_size=image_size)
 
 
 VIT_B = SamConfig(ViTEncoderConfig(embed_dim=768, depth=12, num_heads=12, global_attn_indexes=(2, 5, 8, 11)))
-VIT_L = SamConfig(ViTEncoderConfig(embed_dim=1024, depth=24, num_heads=16, global_attn_indexes=(5, 11, 17, 23)))
-VIT_H = SamConfig(ViTEncoderConfig(embed_dim=1280, depth=32, num_heads=16, global_attn_indexes=(7, 15, 23, 31)))
+VIT_L = SamConfig(
+    ViTEncoderConfig(embed_dim=1024, depth=24, num_heads=16, global_attn_indexes=(5, 11, 17, 23))
+)
+VIT_H = SamConfig(
+    ViTEncoderConfig(embed_dim=1280, depth=32, num_heads=16, global_attn_indexes=(7, 15, 23, 31))
+)
 # A few-second test model with the official decoder and prompt encoder and a 2-block encoder.
 VIT_TINY = SamConfig(ViTEncoderConfig(embed_dim=64, depth=2, num_heads=2, global_attn_indexes=(1,)))
 
@@ -109,7 +113,9 @@ def build_sam(config: SamConfig, checkpoint: str | Path | None = None, strict: b
     return sam
 
 
-def build_sam_from_encoder(image_encoder: nn.Module, image_size: int, grid: int, prompt_embed_dim: int) -> Sam:
+def build_sam_from_encoder(
+    image_encoder: nn.Module, image_size: int, grid: int, prompt_embed_dim: int
+) -> Sam:
     """Attach the standard prompt encoder and mask decoder to any encoder producing C x grid x grid maps."""
     prompt_encoder = PromptEncoder(
         embed_dim=prompt_embed_dim,
@@ -141,9 +147,9 @@ sam_model_registry: dict[str, Callable[..., Sam]] = {
 }
 
 __all__ = [
+    "CONFIGS",
     "SamConfig",
     "ViTEncoderConfig",
-    "CONFIGS",
     "build_sam",
     "build_sam_from_encoder",
     "infer_model_name",

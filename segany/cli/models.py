@@ -173,8 +173,7 @@ def _random_model(arch: str) -> tuple[Sam, ModelDescription]:
 
 def _checkpoint_model(path: Path, arch: str | None) -> tuple[Sam, ModelDescription]:
     from segany.checkpoint import load_state_dict_into, read_state_dict
-    from segany.registry import infer_model_name
-    from segany.registry import ALIASES, CONFIGS, PATCH_SIZE, build_sam, resolve_config
+    from segany.registry import ALIASES, CONFIGS, PATCH_SIZE, build_sam, infer_model_name, resolve_config
 
     if not path.is_file():
         known = ", ".join(sorted([*CONFIGS, *ALIASES]))

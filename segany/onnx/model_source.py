@@ -9,6 +9,7 @@ from segany.checkpoint import load_state_dict_into, read_state_dict
 from segany.modeling.sam import Sam
 from segany.registry import ALIASES, CONFIGS, build_sam, infer_model_name, resolve_config
 
+
 def load_model(model: str | Path, checkpoint: str | Path | None = None) -> tuple[Sam, str]:
     """A built, eval-mode SAM and its name.
 
