@@ -6,7 +6,7 @@ runs in its own subprocess (interleaved): `set_image` alone (the image encoder),
 encoder" = generate - set_image. Peak RSS is the VmHWM of the generate phase (reset just before it). The
 outputs are compared mask by mask. Then our time alone at 32 x 32 and with the `sa1b` preset.
 
-    python benchmarks/bench_amg.py [--repeats 1] [--threads N] [--skip-extras] [--image PATH]
+    python benchmarks/bench_amg.py [--repeats 1] [--threads N] [--skip-extras] [--image PATH] [--reference-decoder]
 
 Random weights: the masks of a random decoder are scattered over the whole image and their logits never reach
 +-1, so the stability filter is off (every stability score is 0) and box NMS is off (every box is the whole
@@ -91,10 +91,16 @@ def time_decoder(predictor: Any, photo: np.ndarray, config: dict[str, Any]) -> f
     coords = torch.as_tensor(predictor.transform.apply_coords(grid, (height, width)), dtype=torch.float32)
     model = predictor.model
     batch = config.get("points_per_batch") or 64
+    # segany: the generator's own decoder entry point (low-rank path; its per-image cache is built on the first
+    # batch, inside the timing); official: prompt encoder + mask decoder modules, as its generator calls them.
+    low_res_only = getattr(predictor, "predict_low_res_torch", None)
     start = time.perf_counter()
     for first in range(0, len(coords), batch):
         points = coords[first : first + batch, None, :]
         labels = torch.ones(points.shape[:2], dtype=torch.int64)
+        if low_res_only is not None:
+            low_res_only(points, labels, multimask_output=True)
+            continue
         sparse, dense = model.prompt_encoder(points=(points, labels), boxes=None, masks=None)
         model.mask_decoder(
             image_embeddings=predictor.features,
@@ -112,6 +118,8 @@ def run_worker(args: argparse.Namespace) -> None:
     config = json.loads(args.config)
     preset = config.pop("preset", None)
     net = _build(args.worker, args.model, args.weights)
+    if args.worker == "ours" and args.reference_decoder:
+        net.mask_decoder.low_rank = False
     photo, _ = load_photo(args.image)
     if args.worker == "official":
         from segment_anything import SamAutomaticMaskGenerator, SamPredictor
@@ -180,6 +188,8 @@ def spawn(
         command += ["--image", str(args.image)]
     if args.threads:
         command += ["--threads", str(args.threads)]
+    if args.reference_decoder:
+        command += ["--reference-decoder"]
     if records:
         command += ["--records", str(records)]
     if decoder_time:
@@ -253,6 +263,11 @@ def main() -> None:
     parser.add_argument("--points-per-batch", type=int, default=64, help="both sides (official default)")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument(
+        "--reference-decoder",
+        action="store_true",
+        help="segany without the low-rank decoder path (for comparison)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--noise", type=float, default=0.02)
     parser.add_argument("--skip-extras", action="store_true", help="skip our 32 x 32 and sa1b runs")

@@ -3,7 +3,7 @@
 Measures: image encoder (vit_b, 1024 x 1024 input) and `predict` with one point, multimask, masks at the full
 size of a 1500 x 2250 photo. Prints medians, ratios and the parity errors seen on the way.
 
-    python benchmarks/bench_core.py [--model vit_b] [--encoder-repeats 3] [--predict-repeats 30]
+    python benchmarks/bench_core.py [--model vit_b] [--encoder-repeats 3] [--predict-repeats 30] [--reference-decoder]
 """
 
 from __future__ import annotations
@@ -39,17 +39,27 @@ def timed(fn) -> float:  # type: ignore[no-untyped-def]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", default="vit_b")
-    parser.add_argument("--image", type=Path, default=None, help="photo for predict (default: shared cars.jpg)")
+    parser.add_argument(
+        "--image", type=Path, default=None, help="photo for predict (default: shared cars.jpg)"
+    )
     parser.add_argument("--encoder-repeats", type=int, default=3)
     parser.add_argument("--predict-repeats", type=int, default=30)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument(
+        "--reference-decoder",
+        action="store_true",
+        help="segany without the low-rank decoder path (for comparison)",
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
 
     reference, ours = build_reference_and_ours(args.model)
+    ours.mask_decoder.low_rank = not args.reference_decoder
     x = torch.randn(1, 3, 1024, 1024)
     ref_times, our_times = [], []
     with torch.inference_mode():
@@ -78,7 +88,10 @@ def main() -> None:
     sure = np.abs(ref_full) > 1e-3
     pred_ref, pred_ours = statistics.median(ref_pt), statistics.median(our_pt)
 
-    print(f"model {args.model}, torch {torch.__version__}, threads {torch.get_num_threads()}")
+    decoder_path = "reference" if args.reference_decoder else "low-rank"
+    print(
+        f"model {args.model}, torch {torch.__version__}, threads {torch.get_num_threads()}, decoder {decoder_path}"
+    )
     print(f"predict photo: {photo_name} ({width}x{height})")
     print("| step | official (median) | segany (median) | speed-up |")
     print("|---|---|---|---|")
@@ -87,7 +100,9 @@ def main() -> None:
         f"| predict, 1 point, 3 masks at {width}x{height} | {pred_ref * 1e3:.1f} ms | {pred_ours * 1e3:.1f} ms | "
         f"{pred_ref / pred_ours:.2f}x |"
     )
-    print(f"encoder runs (s): official {[round(t, 2) for t in ref_times]}, segany {[round(t, 2) for t in our_times]}")
+    print(
+        f"encoder runs (s): official {[round(t, 2) for t in ref_times]}, segany {[round(t, 2) for t in our_times]}"
+    )
     print(
         f"parity: embedding max|diff| {emb_diff:.2e} (scale {ref_emb.abs().max().item():.2f}); "
         f"low-res logits {np.abs(ref_logits - our_logits).max():.2e}; scores {np.abs(ref_scores - our_scores).max():.2e}; "

@@ -6,8 +6,11 @@
 
 Decoder rows (one positive point, 3 masks):
   ort lowres        decoder_lowres.onnx alone: 4 x 256 x 256 logits, no upscaling
+  ort lowrank       decoder_lowrank.onnx alone (same output, exact low-rank form), its image terms computed
+                    once by decoder_prep.onnx (the "prep" row, once per image)
   ort official      decoder.onnx (the official contract), masks upscaled inside the graph to the photo size
-  OnnxPredictor     decoder_lowres.onnx + upscaling outside ORT (OpenCV, or Pillow/numpy) + threshold
+  OnnxPredictor     decoder_lowrank.onnx (fp32; int8: decoder_lowres.onnx) + upscaling outside ORT (OpenCV, or
+                    Pillow/numpy) + threshold
   torch predictor   segany SamPredictor.predict, the reference
 Encoder rows: one set_image (resize + encoder) with torch, ORT fp32 and ORT int8.
 Prints medians of wall time and of process CPU time (ms; CPU time sums all threads, and is the steadier number
@@ -190,8 +193,29 @@ def main(argv: list[str] | None = None) -> int:
         providers=["CPUExecutionProvider"],
     )
     official_feeds = {**feeds, "orig_im_size": np.array([height, width], np.float32)}
-    rows = [
-        ("ORT fp32 lowres decoder", median_ms(lambda: lowres_session.run(None, feeds), args.repeats)),
+    files = ExportMetadata.load(export_dir).files
+    rows = [("ORT fp32 lowres decoder", median_ms(lambda: lowres_session.run(None, feeds), args.repeats))]
+    if "decoder_lowrank" in files:
+        prep, low_rank = (
+            ort.InferenceSession(str(export_dir / files[role]), options, providers=["CPUExecutionProvider"])
+            for role in ("decoder_prep", "decoder_lowrank")
+        )
+        prep_feeds = {"image_embeddings": embedding}
+        terms = dict(zip([o.name for o in prep.get_outputs()], prep.run(None, prep_feeds)))
+        low_rank_feeds = {
+            "point_coords": feeds["point_coords"],
+            "point_labels": feeds["point_labels"],
+            **terms,
+        }
+        rows.append(
+            ("ORT fp32 lowrank decoder", median_ms(lambda: low_rank.run(None, low_rank_feeds), args.repeats))
+        )
+        rows.append(
+            ("ORT fp32 lowrank prep (once per image)", median_ms(lambda: prep.run(None, prep_feeds), 3))
+        )
+        diff = np.abs(low_rank.run(None, low_rank_feeds)[1] - lowres_session.run(None, feeds)[1]).max()
+        print(f"lowrank vs lowres decoder: low-res logits max |diff| {diff:.2e}")
+    rows += [
         (
             f"ORT fp32 official decoder {width}x{height}",
             median_ms(lambda: official.run(None, official_feeds), args.repeats),

@@ -17,6 +17,8 @@ import torch
 
 from segany.embedding_file import ImageEmbedding
 from segany.io.image_convert import as_rgb_uint8
+from segany.modeling.decoder_lowrank import DecoderImageCache, weights_fingerprint
+from segany.modeling.mask_decoder import MaskDecoder
 from segany.modeling.mask_upsampling import upscale_masks_binary
 from segany.modeling.sam import Sam
 from segany.prompt_checks import check_boxes, check_mask_input, check_points
@@ -32,6 +34,10 @@ class _ImageState:
     features: torch.Tensor  # 1 x C x h x w image embedding
     original_size: tuple[int, int]  # (H, W)
     input_size: tuple[int, int]  # (h, w) inside the model input
+    # Prompt-independent decoder work for `features`, built on the first prompt without a mask input; checked
+    # against the embedding and the decoder / prompt encoder weights before every use.
+    decoder_cache: DecoderImageCache | None = None
+    prompt_fingerprint: tuple[tuple[int, int, int], ...] = ()
 
 
 Prediction = tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -60,7 +66,9 @@ class SamPredictor:
     def set_torch_image(self, transformed_image: torch.Tensor, original_image_size: tuple[int, ...]) -> None:
         """Official low-level entry: 1 x 3 x h x w RGB in 0..255, longest side already resized."""
         if transformed_image.ndim != 4 or transformed_image.shape[:2] != (1, 3):
-            raise ValueError(f"transformed_image must be 1 x 3 x h x w, got shape {tuple(transformed_image.shape)}")
+            raise ValueError(
+                f"transformed_image must be 1 x 3 x h x w, got shape {tuple(transformed_image.shape)}"
+            )
         if max(transformed_image.shape[2:]) != self.model.image_size:
             raise ValueError(
                 f"transformed_image's longest side must be {self.model.image_size}, got "
@@ -81,7 +89,11 @@ class SamPredictor:
         features = self.model.image_encoder(torch.stack(inputs))
         return [_ImageState(features[i : i + 1], orig, inp) for i, (orig, inp) in enumerate(sizes)]
 
-    def set_image_embedding(self, embedding: ImageEmbedding | np.ndarray | torch.Tensor, original_size: tuple[int, int] | None = None) -> None:
+    def set_image_embedding(
+        self,
+        embedding: ImageEmbedding | np.ndarray | torch.Tensor,
+        original_size: tuple[int, int] | None = None,
+    ) -> None:
         """Use a precomputed embedding (from `get_image_embedding`, `save_image_embedding` or the CLI)."""
         if isinstance(embedding, ImageEmbedding):
             if embedding.image_size != self.model.image_size:
@@ -105,7 +117,11 @@ class SamPredictor:
     def save_image_embedding(self, path: str | Path, model_name: str = "") -> Path:
         state = self._single_image()
         record = ImageEmbedding(
-            state.features.cpu().numpy(), state.original_size, state.input_size, self.model.image_size, model_name
+            state.features.cpu().numpy(),
+            state.original_size,
+            state.input_size,
+            self.model.image_size,
+            model_name,
         )
         return record.save(path)
 
@@ -141,9 +157,13 @@ class SamPredictor:
 
     def _single_image(self) -> _ImageState:
         if not self._images:
-            raise ImageNotSetError("no image is set: call set_image(image) (or set_image_embedding) before predicting")
+            raise ImageNotSetError(
+                "no image is set: call set_image(image) (or set_image_embedding) before predicting"
+            )
         if len(self._images) > 1:
-            raise ValueError(f"{len(self._images)} images are set: use predict_batch, or set_image for one image")
+            raise ValueError(
+                f"{len(self._images)} images are set: use predict_batch, or set_image for one image"
+            )
         return self._images[0]
 
     # ---------------------------------------------------------------- prompts
@@ -164,7 +184,9 @@ class SamPredictor:
         """
         state = self._single_image()
         if box is not None and np.ndim(box) == 2 and np.shape(box)[0] > 1:
-            return self.predict_boxes(box, point_coords, point_labels, mask_input, multimask_output, return_logits)
+            return self.predict_boxes(
+                box, point_coords, point_labels, mask_input, multimask_output, return_logits
+            )
         masks, scores, logits = self._predict_numpy(
             state, point_coords, point_labels, box, mask_input, multimask_output, return_logits, batched=False
         )
@@ -185,7 +207,14 @@ class SamPredictor:
         """
         state = self._single_image()
         return self._predict_numpy(
-            state, point_coords, point_labels, boxes, mask_input, multimask_output, return_logits, batched=True
+            state,
+            point_coords,
+            point_labels,
+            boxes,
+            mask_input,
+            multimask_output,
+            return_logits,
+            batched=True,
         )
 
     def predict_batch(
@@ -195,12 +224,16 @@ class SamPredictor:
         if not self._images:
             raise ImageNotSetError("no images are set: call set_image_batch(images) before predict_batch")
         if len(prompts) != len(self._images):
-            raise ValueError(f"prompts must hold one dict per image ({len(self._images)}), got {len(prompts)}")
+            raise ValueError(
+                f"prompts must hold one dict per image ({len(self._images)}), got {len(prompts)}"
+            )
         results = []
         for state, prompt in zip(self._images, prompts):
             unknown = set(prompt) - {"point_coords", "point_labels", "box", "mask_input"}
             if unknown:
-                raise ValueError(f"prompts may hold point_coords, point_labels, box, mask_input; got {sorted(unknown)}")
+                raise ValueError(
+                    f"prompts may hold point_coords, point_labels, box, mask_input; got {sorted(unknown)}"
+                )
             box = prompt.get("box")
             batched = box is not None and np.ndim(box) == 2 and np.shape(box)[0] > 1
             masks, scores, logits = self._predict_numpy(
@@ -243,7 +276,9 @@ class SamPredictor:
             if not batched:
                 coords, labels = coords[None], labels[None]
             if coords.shape[0] != count:
-                raise ValueError(f"point_coords must hold one point set per box ({count}), got {coords.shape[0]}")
+                raise ValueError(
+                    f"point_coords must hold one point set per box ({count}), got {coords.shape[0]}"
+                )
             coords_t = self._to_tensor(self.transform.apply_coords(coords, state.original_size))
             labels_t = torch.as_tensor(labels, dtype=torch.int64, device=self.device)
         if mask_input is not None:
@@ -269,7 +304,7 @@ class SamPredictor:
         masks: torch.Tensor | None,
         multimask_output: bool,
     ) -> tuple[np.ndarray, torch.Tensor, torch.Tensor]:
-        logits, scores = self._run_decoder(state.features, coords, labels, boxes, masks, multimask_output)
+        logits, scores = self._run_decoder(state, coords, labels, boxes, masks, multimask_output)
         binary = upscale_masks_binary(
             logits, self.model.image_size, state.input_size, state.original_size, self.model.mask_threshold
         )
@@ -277,7 +312,7 @@ class SamPredictor:
 
     def _run_decoder(
         self,
-        features: torch.Tensor,
+        state: _ImageState,
         coords: torch.Tensor | None,
         labels: torch.Tensor | None,
         boxes: torch.Tensor | None,
@@ -286,13 +321,33 @@ class SamPredictor:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         points = (coords, labels) if coords is not None else None
         sparse, dense = self.model.prompt_encoder(points=points, boxes=boxes, masks=masks)
-        return self.model.mask_decoder(
-            image_embeddings=features,
+        decoder = self.model.mask_decoder
+        if masks is None and isinstance(decoder, MaskDecoder) and decoder.supports_low_rank():
+            # Exact low-rank path: the image side of the decoder is shared by all prompts of this image.
+            cache = self._decoder_cache(state, decoder)
+            return decoder(state.features, cache.image_pe, sparse, dense, multimask_output, image_cache=cache)
+        return decoder(
+            image_embeddings=state.features,
             image_pe=self.model.prompt_encoder.get_dense_pe(),
             sparse_prompt_embeddings=sparse,
             dense_prompt_embeddings=dense,
             multimask_output=multimask_output,
         )
+
+    def _decoder_cache(self, state: _ImageState, decoder: MaskDecoder) -> DecoderImageCache:
+        """The image's decoder cache, rebuilt when missing or when the embedding or any weight changed."""
+        prompt_encoder = self.model.prompt_encoder
+        fingerprint = weights_fingerprint(prompt_encoder)
+        cache = state.decoder_cache
+        if (
+            cache is None
+            or state.prompt_fingerprint != fingerprint
+            or not cache.matches(decoder, state.features)
+        ):
+            no_mask = prompt_encoder.no_mask_embed.weight[0]
+            cache = decoder.build_image_cache(state.features, prompt_encoder.get_dense_pe(), no_mask)
+            state.decoder_cache, state.prompt_fingerprint = cache, fingerprint
+        return cache
 
     @torch.inference_mode()
     def predict_low_res_torch(
@@ -314,7 +369,7 @@ class SamPredictor:
             raise ValueError(f"point_coords must be B x N x 2, got shape {tuple(point_coords.shape)}")
         if boxes is not None and boxes.shape[-1] != 4:
             raise ValueError(f"boxes must be B x 4 XYXY, got shape {tuple(boxes.shape)}")
-        return self._run_decoder(state.features, point_coords, point_labels, boxes, mask_input, multimask_output)
+        return self._run_decoder(state, point_coords, point_labels, boxes, mask_input, multimask_output)
 
     @torch.inference_mode()
     def predict_torch(
@@ -333,7 +388,9 @@ class SamPredictor:
         Returns:
             masks B x C x H x W (bool, or logits with return_logits), scores B x C, low-res logits B x C x 256 x 256.
         """
-        logits, scores = self.predict_low_res_torch(point_coords, point_labels, boxes, mask_input, multimask_output)
+        logits, scores = self.predict_low_res_torch(
+            point_coords, point_labels, boxes, mask_input, multimask_output
+        )
         state = self._single_image()
         masks = self.model.postprocess_masks(logits, state.input_size, state.original_size)
         if not return_logits:

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from segany.modeling.common import MLP, LayerNorm2d
+from segany.modeling.decoder_lowrank import DecoderImageCache, build_image_cache, predict_masks_lowrank
+from segany.modeling.transformer import TwoWayTransformer
+
+# Tokens per chunk of the inference upscaling: small enough for the intermediates to stay in the CPU caches.
+_UPSCALE_CHUNK_TOKENS = 512
 
 
 class MaskDecoder(nn.Module):
@@ -36,11 +43,16 @@ class MaskDecoder(nn.Module):
             activation(),
         )
         self.output_hypernetworks_mlps = nn.ModuleList(
-            MLP(transformer_dim, transformer_dim, transformer_dim // 8, 3) for _ in range(self.num_mask_tokens)
+            MLP(transformer_dim, transformer_dim, transformer_dim // 8, 3)
+            for _ in range(self.num_mask_tokens)
         )
-        self.iou_prediction_head = MLP(transformer_dim, iou_head_hidden_dim, self.num_mask_tokens, iou_head_depth)
+        self.iou_prediction_head = MLP(
+            transformer_dim, iou_head_hidden_dim, self.num_mask_tokens, iou_head_depth
+        )
         # Switch between the matmul formulation of the upscaling (fast) and the module-by-module reference.
         self.fused_upscaling = True
+        # Switch for the exact low-rank inference path (see decoder_lowrank), used when an image cache is given.
+        self.low_rank = True
 
     def forward(
         self,
@@ -49,20 +61,73 @@ class MaskDecoder(nn.Module):
         sparse_prompt_embeddings: torch.Tensor,
         dense_prompt_embeddings: torch.Tensor,
         multimask_output: bool,
+        image_cache: DecoderImageCache | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """
         Args:
             image_embeddings: B x C x H x W, or 1 x C x H x W shared by all B prompts.
             image_pe: 1 x C x H x W positional encoding of the embedding grid.
             sparse_prompt_embeddings: B x N x C; dense_prompt_embeddings: B x C x H x W.
+            image_cache: optional `build_image_cache(image_embeddings, image_pe, no-mask vector)` result; used
+                (the exact low-rank path) when the dense embedding is the cached no-mask vector and no gradient
+                or tracing is involved, else ignored. A cache of another embedding or positional encoding, or
+                of changed weights, raises ValueError.
         Returns:
             masks B x M x 4H x 4W logits and IoU predictions B x M (M = 3 multimask, else 1).
         """
-        masks, iou_pred = self.predict_masks(
-            image_embeddings, image_pe, sparse_prompt_embeddings, dense_prompt_embeddings
-        )
+        if image_cache is not None and self.can_use_cache(
+            image_cache, image_embeddings, image_pe, dense_prompt_embeddings
+        ):
+            masks, iou_pred = predict_masks_lowrank(self, image_cache, sparse_prompt_embeddings)
+        else:
+            masks, iou_pred = self.predict_masks(
+                image_embeddings, image_pe, sparse_prompt_embeddings, dense_prompt_embeddings
+            )
         selected = slice(1, None) if multimask_output else slice(0, 1)
         return masks[:, selected], iou_pred[:, selected]
+
+    def build_image_cache(
+        self, image_embeddings: torch.Tensor, image_pe: torch.Tensor, dense_vector: torch.Tensor
+    ) -> DecoderImageCache:
+        """Prompt-independent work for one 1 x C x H x W embedding and the no-mask dense vector (C)."""
+        return build_image_cache(self, image_embeddings, image_pe, dense_vector)
+
+    def supports_low_rank(self) -> bool:
+        """The low-rank path is switched on and applies to this transformer (SAM's two-way, depth >= 1)."""
+        return (
+            self.low_rank
+            and isinstance(self.transformer, TwoWayTransformer)
+            and len(self.transformer.layers) > 0
+        )
+
+    def can_use_cache(
+        self,
+        cache: DecoderImageCache,
+        image_embeddings: torch.Tensor,
+        image_pe: torch.Tensor,
+        dense_prompt_embeddings: torch.Tensor,
+    ) -> bool:
+        """Whether `forward` may take the low-rank path with `cache` for these inputs.
+
+        Raises ValueError for a cache built from another embedding or positional encoding, or from weights
+        changed since.
+        """
+        if not self.supports_low_rank() or torch.jit.is_tracing() or torch.jit.is_scripting():
+            return False
+        if torch.is_grad_enabled() and any(p.requires_grad for p in self.parameters()):
+            return False  # training: the reference path, with gradients
+        if not cache.matches(self, image_embeddings, image_pe):
+            raise ValueError(
+                "image_cache is stale: it was built for another image embedding, positional encoding or "
+                "other weights"
+            )
+        dense = dense_prompt_embeddings
+        # The low-rank path needs the same dense vector at every pixel of every prompt (no mask prompt).
+        if dense.ndim != 4 or dense.stride(2) != 0 or dense.stride(3) != 0:
+            return False
+        if dense.shape[0] > 1 and dense.stride(0) != 0:
+            return False
+        return bool(torch.equal(dense[0, :, 0, 0], cache.dense))
 
     def predict_masks(
         self,
@@ -95,9 +160,7 @@ class MaskDecoder(nn.Module):
         iou_token_out = hs[:, 0, :]
         mask_tokens_out = hs[:, 1 : 1 + self.num_mask_tokens, :]
 
-        hyper_in = torch.stack(
-            [mlp(mask_tokens_out[:, i, :]) for i, mlp in enumerate(self.output_hypernetworks_mlps)], dim=1
-        )  # B x 4 x C/8
+        hyper_in = self.hypernetwork_inputs(mask_tokens_out)  # B x 4 x C/8
         src = src.expand(batch, -1, -1)  # B x HW x C image tokens
         if self.fused_upscaling:
             masks = self._upscale_tokens_and_dot(src, hyper_in, height, width)
@@ -107,6 +170,18 @@ class MaskDecoder(nn.Module):
             masks = (hyper_in @ upscaled.reshape(b, c, h * w)).reshape(b, -1, h, w)
         iou_pred = self.iou_prediction_head(iou_token_out)
         return masks, iou_pred
+
+    def hypernetwork_inputs(self, mask_tokens_out: torch.Tensor) -> torch.Tensor:
+        """B x M x C mask tokens -> B x M x C/8 hypernetwork outputs (one MLP per token)."""
+        return torch.stack(
+            [mlp(mask_tokens_out[:, i, :]) for i, mlp in enumerate(self.output_hypernetworks_mlps)], dim=1
+        )
+
+    def conv1_matrix(self) -> torch.Tensor:
+        """The first 2x2 / stride-2 ConvTranspose2d as a C_in x (ky, kx, C_out) matrix on token rows."""
+        conv1 = self.output_upscaling[0]
+        # weight (C_in, C_out, ky, kx) -> C_in x (ky, kx, C_out)
+        return conv1.weight.permute(0, 2, 3, 1).reshape(conv1.in_channels, 4 * conv1.out_channels)
 
     def _upscale_tokens_and_dot(
         self, tokens: torch.Tensor, hyper_in: torch.Tensor, height: int, width: int
@@ -121,17 +196,77 @@ class MaskDecoder(nn.Module):
         Args:
             tokens: B x HW x C; hyper_in: B x M x C2. Returns: B x M x 4H x 4W logits.
         """
-        conv1, norm, act1, conv2, act2 = self.output_upscaling
-        batch, count = tokens.shape[0], hyper_in.shape[1]
-        c1, c2 = conv1.out_channels, conv2.out_channels
-        # weight (C_in, C_out, ky, kx) -> C_in x (ky, kx, C_out)
-        w1 = conv1.weight.permute(0, 2, 3, 1).reshape(conv1.in_channels, 4 * c1)
-        w2 = conv2.weight.permute(0, 2, 3, 1).reshape(c1, 4 * c2)
-        x = (tokens @ w1).view(batch, height * width, 4, c1) + conv1.bias  # B x HW x (ky1,kx1) x C1
-        x = act1(F.layer_norm(x, (c1,), norm.weight, norm.bias, norm.eps))
-        x = (x @ w2).view(batch, height * width * 16, c2) + conv2.bias  # B x HW*(ky1,kx1,ky2,kx2) x C2
-        x = act2(x)
-        masks = torch.bmm(x, hyper_in.transpose(1, 2))  # B x HW*16 x M
+        conv1 = self.output_upscaling[0]
+        w1, b1 = self.conv1_matrix(), conv1.bias.repeat(4)
+        if not torch.is_grad_enabled() and not torch.jit.is_tracing():
+            return self.upscale_and_dot_chunked(
+                lambda b, rows: tokens[b, rows] @ w1 + b1, hyper_in, height, width
+            )
+        return self.upscale_and_dot(tokens @ w1 + b1, hyper_in, height, width)
+
+    def upscale_and_dot(
+        self, conv1_out: torch.Tensor, hyper_in: torch.Tensor, height: int, width: int
+    ) -> torch.Tensor:
+        """The upscaling after its first convolution, then the dot products (differentiable, traceable).
+
+        Args:
+            conv1_out: B x HW x (ky1, kx1, C1), the first ConvTranspose2d output (bias included) per token;
+            hyper_in: B x M x C2. Returns: B x M x 4H x 4W logits.
+        """
+        _, norm, act1, conv2, act2 = self.output_upscaling
+        x = conv1_out
+        batch, count = x.shape[0], hyper_in.shape[1]
+        c1, c2 = conv2.in_channels, conv2.out_channels
+        x = act1(F.layer_norm(x.view(batch, -1, c1), (c1,), norm.weight, norm.bias, norm.eps))
+        x = (x @ self.conv2_matrix()).view(batch, height * width * 16, c2) + conv2.bias
+        masks = act2(x) @ hyper_in.transpose(1, 2)  # B x HW*(ky1,kx1,ky2,kx2) x M
         # (y, x, ky1, kx1, ky2, kx2) -> row 4y + 2ky1 + ky2, column 4x + 2kx1 + kx2
         masks = masks.view(batch, height, width, 2, 2, 2, 2, count).permute(0, 7, 1, 3, 5, 2, 4, 6)
         return masks.reshape(batch, count, 4 * height, 4 * width)
+
+    def conv2_matrix(self) -> torch.Tensor:
+        """The second ConvTranspose2d as a C1 x (ky, kx, C2) matrix."""
+        conv2 = self.output_upscaling[3]
+        return conv2.weight.permute(0, 2, 3, 1).reshape(conv2.in_channels, 4 * conv2.out_channels)
+
+    def upscale_and_dot_chunked(
+        self,
+        conv1: Callable[[int, slice], torch.Tensor],
+        hyper_in: torch.Tensor,
+        height: int,
+        width: int,
+    ) -> torch.Tensor:
+        """Inference-only upscaling + dot products, a few grid rows of one prompt at a time.
+
+        Working on ~512 tokens at a time keeps every intermediate in the CPU caches and lets the activations
+        run in place; the chunk's masks are written straight to their place in the output.
+
+        Args:
+            conv1: conv1(b, tokens) -> len(tokens) x (ky1, kx1, C1), the first ConvTranspose2d output (bias
+                included) of prompt b for a slice of the row-major H*W tokens.
+            hyper_in: B x M x C2. Returns: B x M x 4H x 4W logits.
+        """
+        _, norm, act1, conv2, act2 = self.output_upscaling
+        batch, count = hyper_in.shape[:2]
+        c1, c2 = conv2.in_channels, conv2.out_channels
+        w2, b2 = self.conv2_matrix(), conv2.bias.repeat(4)
+        masks = hyper_in.new_empty(batch, count, 4 * height, 4 * width)
+        step = max(1, _UPSCALE_CHUNK_TOKENS // width)  # grid rows per chunk
+        for b in range(batch):
+            for y0 in range(0, height, step):
+                rows = min(step, height - y0)
+                x = conv1(b, slice(y0 * width, (y0 + rows) * width)).reshape(-1, c1)  # n*(ky1,kx1) x C1
+                x = _activate(act1, F.layer_norm(x, (c1,), norm.weight, norm.bias, norm.eps))
+                x = _activate(act2, (x @ w2).add_(b2)).view(-1, c2)  # n*(ky1,kx1,ky2,kx2) x C2
+                chunk = (hyper_in[b] @ x.t()).view(count, rows, width, 2, 2, 2, 2)
+                # (y, x, ky1, kx1, ky2, kx2) -> row 4y + 2ky1 + ky2, column 4x + 2kx1 + kx2
+                target = masks[b, :, 4 * y0 : 4 * (y0 + rows)].view(count, rows, 2, 2, width, 2, 2)
+                target.copy_(chunk.permute(0, 1, 3, 5, 2, 4, 6))
+        return masks
+
+
+def _activate(act: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """act(x), overwriting x for an exact GELU (inference only)."""
+    if isinstance(act, nn.GELU):
+        return torch.ops.aten.gelu_(x, approximate=act.approximate)
+    return act(x)

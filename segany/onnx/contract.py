@@ -5,7 +5,11 @@ Layout of an export directory::
     encoder.onnx          input_image (h x w x 3 float32 RGB 0..255, longest side = S) -> image_embeddings
     decoder.onnx          the official SAM decoder contract (see `DECODER_INPUTS`), masks at the original size
     decoder_lowres.onnx   the same without `orig_im_size`: all 4 mask tokens as 256 x 256 logits only
-    *.int8.onnx           optional dynamically quantized (int8 weights) copies of the three models above
+    decoder_prep.onnx     image_embeddings -> image_term_0 .. image_term_K-1, the prompt-independent part of the
+                          decoder (run once per image)
+    decoder_lowrank.onnx  point_coords, point_labels, image_term_* -> iou_predictions, low_res_masks: the same
+                          answer as decoder_lowres.onnx without mask input, several times cheaper per prompt
+    *.int8.onnx           optional dynamically quantized (int8 weights) copies of the first three models
     metadata.json         model name, image size, opset, quantization, file names and this contract
 
 Contract of `decoder.onnx` (identical to the official `scripts/export_onnx_model.py` export)::
@@ -38,6 +42,8 @@ from typing import Any
 ENCODER_FILE = "encoder.onnx"
 DECODER_FILE = "decoder.onnx"
 DECODER_LOWRES_FILE = "decoder_lowres.onnx"
+DECODER_PREP_FILE = "decoder_prep.onnx"
+DECODER_LOWRANK_FILE = "decoder_lowrank.onnx"
 METADATA_FILE = "metadata.json"
 INT8_SUFFIX = ".int8.onnx"
 
@@ -54,6 +60,17 @@ DECODER_INPUTS = (
 DECODER_OUTPUTS = ("masks", "iou_predictions", "low_res_masks")
 DECODER_LOWRES_INPUTS = DECODER_INPUTS[:-1]
 DECODER_LOWRES_OUTPUTS = ("iou_predictions", "low_res_masks")
+DECODER_PREP_INPUTS = ("image_embeddings",)
+DECODER_LOWRANK_PROMPT_INPUTS = ("point_coords", "point_labels")
+IMAGE_TERM_PREFIX = "image_term_"
+# Roles of the low-rank pair (not quantized: OnnxPredictor uses them with fp32 models only).
+LOW_RANK_ROLES = ("decoder_prep", "decoder_lowrank")
+
+
+def image_term_names(count: int) -> tuple[str, ...]:
+    """Names of the `decoder_prep.onnx` outputs, which are also the last inputs of `decoder_lowrank.onnx`."""
+    return tuple(f"{IMAGE_TERM_PREFIX}{index}" for index in range(count))
+
 
 METADATA_FORMAT = "segany-onnx"
 METADATA_VERSION = 1
@@ -67,6 +84,9 @@ CONTRACT_TEXT = {
     "low_res_masks 1xMx256x256. Append a pad point (0, 0, label -1) when there is no box.",
     "decoder_lowres": "decoder inputs without orig_im_size -> iou_predictions 1x4, low_res_masks 1x4x256x256 "
     "(token 0 then the 3 multimask tokens); upsample outside the graph.",
+    "decoder_prep": "image_embeddings 1x256x64x64 -> image_term_0..K-1, run once per image",
+    "decoder_lowrank": "point_coords 1xNx2, point_labels 1xN (as decoder.onnx), image_term_0..K-1 from "
+    "decoder_prep -> iou_predictions 1x4, low_res_masks 1x4x256x256, as decoder_lowres without mask input.",
 }
 
 

@@ -28,19 +28,30 @@ from segany.modeling.sam import Sam
 from segany.onnx.contract import (
     DECODER_FILE,
     DECODER_INPUTS,
+    DECODER_LOWRANK_FILE,
+    DECODER_LOWRANK_PROMPT_INPUTS,
     DECODER_LOWRES_FILE,
     DECODER_LOWRES_INPUTS,
     DECODER_LOWRES_OUTPUTS,
     DECODER_OUTPUTS,
+    DECODER_PREP_FILE,
+    DECODER_PREP_INPUTS,
     ENCODER_FILE,
     ENCODER_INPUTS,
     ENCODER_OUTPUTS,
+    LOW_RANK_ROLES,
     ExportMetadata,
+    image_term_names,
     int8_name,
 )
 from segany.onnx.model_source import load_model
 from segany.onnx.quantize import QUANTIZATION_SCHEMES, quantize_int8
-from segany.onnx.wrappers import ImageEncoderGraph, PromptDecoderGraph
+from segany.onnx.wrappers import (
+    DecoderPrepGraph,
+    ImageEncoderGraph,
+    LowRankDecoderGraph,
+    PromptDecoderGraph,
+)
 
 DEFAULT_OPSET = 17
 # Protobuf cannot serialise 2 GiB; stay clear of it (the graph itself adds a little to the weights).
@@ -102,8 +113,11 @@ def export_onnx(
         files["encoder"] = export_encoder(sam, out / ENCODER_FILE, opset, external_data)
     files["decoder"] = export_decoder(sam, out / DECODER_FILE, opset, return_single_mask, upscale=True)
     files["decoder_lowres"] = export_decoder(sam, out / DECODER_LOWRES_FILE, opset, False, upscale=False)
+    files["decoder_prep"], files["decoder_lowrank"] = export_low_rank_decoder(
+        sam, out / DECODER_PREP_FILE, out / DECODER_LOWRANK_FILE, opset
+    )
     if quantize == "int8":
-        for role in list(files):
+        for role in [role for role in files if role not in LOW_RANK_ROLES]:
             source = files[role]
             files[f"{role}_int8"] = quantize_int8(
                 source, out / int8_name(source.name), external_data=_has_external_data(source)
@@ -247,6 +261,31 @@ def export_decoder(
     return path
 
 
+def export_low_rank_decoder(
+    sam: Sam, prep_path: str | Path, decoder_path: str | Path, opset: int = DEFAULT_OPSET
+) -> tuple[Path, Path]:
+    """`decoder_prep.onnx` (once per image) and `decoder_lowrank.onnx` (per prompt without mask input)."""
+    prep_path, decoder_path = Path(prep_path), Path(decoder_path)
+    grid_h, grid_w = sam.prompt_encoder.image_embedding_size
+    generator = torch.Generator().manual_seed(0)
+    embedding = torch.randn(1, sam.prompt_encoder.embed_dim, grid_h, grid_w, generator=generator)
+    prep = DecoderPrepGraph(sam)
+    with torch.no_grad():
+        terms = prep(embedding)
+    names = image_term_names(len(terms))
+    _torch_export(prep, (embedding,), prep_path, opset, DECODER_PREP_INPUTS, names, {})
+    args = (
+        torch.rand(1, _DUMMY_POINTS, 2, generator=generator) * sam.image_size,
+        torch.tensor([[1.0, 0.0, -1.0]]),
+        *terms,
+    )
+    dynamic_axes = {"point_coords": {1: "num_points"}, "point_labels": {1: "num_points"}}
+    inputs = (*DECODER_LOWRANK_PROMPT_INPUTS, *names)
+    graph = LowRankDecoderGraph(sam)
+    _torch_export(graph, args, decoder_path, opset, inputs, DECODER_LOWRES_OUTPUTS, dynamic_axes)
+    return prep_path, decoder_path
+
+
 def _has_external_data(path: Path) -> bool:
     return path.with_name(path.name + ".data").is_file()
 
@@ -337,6 +376,7 @@ __all__ = [
     "add_export_arguments",
     "export_decoder",
     "export_encoder",
+    "export_low_rank_decoder",
     "export_onnx",
     "main_export",
 ]

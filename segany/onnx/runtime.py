@@ -6,7 +6,9 @@
 
 The decoder runs `decoder_lowres.onnx` (256 x 256 logits only); the upscaling to the original size happens
 outside ONNX Runtime (OpenCV when installed, else Pillow/numpy), which is several times faster than the
-in-graph resize of the official contract. Embedding files are the `.npz` files of `segany.embedding_file`.
+in-graph resize of the official contract. Prompts without a mask input run the exact low-rank pair instead
+when the export has it (fp32): `decoder_prep.onnx` once per image, then `decoder_lowrank.onnx` per prompt.
+Embedding files are the `.npz` files of `segany.embedding_file`.
 """
 
 from __future__ import annotations
@@ -21,7 +23,13 @@ import onnxruntime as ort
 
 from segany.embedding_file import ImageEmbedding
 from segany.io.image_convert import as_rgb_uint8
-from segany.onnx.contract import DECODER_LOWRES_INPUTS, ExportMetadata, int8_name
+from segany.onnx.contract import (
+    DECODER_LOWRANK_PROMPT_INPUTS,
+    DECODER_LOWRES_INPUTS,
+    LOW_RANK_ROLES,
+    ExportMetadata,
+    int8_name,
+)
 from segany.onnx.image_ops import resize_longest_side, resized_shape, scale_coords, upscale_logits
 from segany.prompt_checks import check_boxes, check_mask_input, check_points
 
@@ -41,6 +49,8 @@ class _ImageState:
     embedding: np.ndarray  # 1 x C x h x w float32
     original_size: tuple[int, int]  # (H, W)
     input_size: tuple[int, int]  # (h, w) of the resized image inside the model input
+    # decoder_prep.onnx outputs for `embedding` (name -> array), computed on the first low-rank prompt.
+    image_terms: dict[str, np.ndarray] | None = None
 
 
 class OnnxPredictor:
@@ -81,6 +91,7 @@ class OnnxPredictor:
         )
         self._encoder: ort.InferenceSession | None = None  # created on the first set_image
         self._decoder, self._decoder_upscales = self._open_decoder()
+        self._prep, self._low_rank = self._open_low_rank()
         self._image: _ImageState | None = None
 
     # ---------------------------------------------------------------- sessions
@@ -111,6 +122,18 @@ class OnnxPredictor:
                 "tokens: re-export without return_single_mask"
             )
         return self._session(self._model_path("decoder")), True
+
+    def _open_low_rank(self) -> tuple[ort.InferenceSession | None, ort.InferenceSession | None]:
+        """The low-rank decoder pair, when the export has it (fp32 only; int8 keeps decoder_lowres)."""
+        if self.quantized is not None or not all(role in self.metadata.files for role in LOW_RANK_ROLES):
+            return None, None
+        prep, low_rank = (self._session(self._model_path(role)) for role in LOW_RANK_ROLES)
+        return prep, low_rank
+
+    @property
+    def uses_low_rank_decoder(self) -> bool:
+        """Whether prompts without a mask input run `decoder_lowrank.onnx`."""
+        return self._low_rank is not None
 
     @property
     def encoder_session(self) -> ort.InferenceSession:
@@ -319,6 +342,20 @@ class OnnxPredictor:
         """
         state = self._state()
         has_mask = mask_input is not None
+        if not has_mask and self._prep is not None and self._low_rank is not None:
+            if state.image_terms is None:
+                names = [output.name for output in self._prep.get_outputs()]
+                state.image_terms = dict(
+                    zip(names, self._prep.run(None, {"image_embeddings": state.embedding}))
+                )
+            coords_name, labels_name = DECODER_LOWRANK_PROMPT_INPUTS
+            feeds = {
+                coords_name: np.asarray(point_coords, dtype=np.float32).reshape(1, -1, 2),
+                labels_name: np.asarray(point_labels, dtype=np.float32).reshape(1, -1),
+                **state.image_terms,
+            }
+            scores, low_res = self._low_rank.run(None, feeds)
+            return scores[0], low_res[0]
         if mask_input is None:
             mask_input = np.zeros((1, 1, *self._low_res_size), dtype=np.float32)
         feeds = {

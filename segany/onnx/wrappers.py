@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from segany.modeling.decoder_lowrank import build_image_cache, predict_masks_lowrank
 from segany.modeling.sam import Sam
 
 
@@ -103,3 +104,52 @@ class PromptDecoderGraph(nn.Module):
         cropped = full[..., : resized[0], : resized[1]]
         target = orig_im_size.to(torch.int64)
         return F.interpolate(cropped, size=(target[0], target[1]), mode="bilinear", align_corners=False)
+
+
+class DecoderPrepGraph(nn.Module):
+    """`decoder_prep.onnx`: image_embeddings 1 x C x h x w -> the image-dependent tensors of the low-rank decoder.
+
+    Run once per image; its outputs are fed, unchanged and by name, to `LowRankDecoderGraph` for every prompt
+    (see `segany.modeling.decoder_lowrank`).
+    """
+
+    def __init__(self, sam: Sam) -> None:
+        super().__init__()
+        self.mask_decoder = sam.mask_decoder
+        self.register_buffer("dense_pe", sam.prompt_encoder.get_dense_pe().detach().clone(), persistent=False)
+        no_mask = sam.prompt_encoder.no_mask_embed.weight[0].detach().clone()
+        self.register_buffer("no_mask", no_mask, persistent=False)
+
+    def forward(self, image_embeddings: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        cache = build_image_cache(self.mask_decoder, image_embeddings, self.dense_pe, self.no_mask)
+        return tuple(cache.image_tensors())
+
+
+class LowRankDecoderGraph(nn.Module):
+    """`decoder_lowrank.onnx`: one prompt without mask input + the `DecoderPrepGraph` outputs -> low-res masks.
+
+    Inputs: point_coords 1 x N x 2 and point_labels 1 x N as in the official contract (pad point or box corners
+    already appended), then the image tensors. Outputs: iou_predictions 1 x 4, low_res_masks 1 x 4 x 4h x 4w
+    (token 0, then the 3 multimask tokens), equal to `decoder_lowres.onnx` with has_mask_input = 0.
+    """
+
+    def __init__(self, sam: Sam) -> None:
+        super().__init__()
+        self.prompt_encoder = sam.prompt_encoder
+        self.mask_decoder = sam.mask_decoder
+        embedding = torch.zeros(1, sam.prompt_encoder.embed_dim, *sam.prompt_encoder.image_embedding_size)
+        # The weight-dependent part of a cache; the image-dependent part comes in as graph inputs.
+        self.template = build_image_cache(
+            sam.mask_decoder,
+            embedding,
+            sam.prompt_encoder.get_dense_pe().detach(),
+            sam.prompt_encoder.no_mask_embed.weight[0].detach(),
+        )
+
+    def forward(
+        self, point_coords: torch.Tensor, point_labels: torch.Tensor, *image_tensors: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        sparse = self.prompt_encoder.embed_points(point_coords, point_labels, pad=False)
+        cache = self.template.with_image_tensors(image_tensors)
+        low_res, iou = predict_masks_lowrank(self.mask_decoder, cache, sparse)
+        return iou, low_res

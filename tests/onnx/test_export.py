@@ -30,6 +30,8 @@ def test_files_and_metadata(export: ExportResult) -> None:
         "encoder": "encoder.onnx",
         "decoder": "decoder.onnx",
         "decoder_lowres": "decoder_lowres.onnx",
+        "decoder_prep": "decoder_prep.onnx",
+        "decoder_lowrank": "decoder_lowrank.onnx",
         "encoder_int8": "encoder.int8.onnx",
         "decoder_int8": "decoder.int8.onnx",
         "decoder_lowres_int8": "decoder_lowres.int8.onnx",
@@ -41,12 +43,14 @@ def test_files_and_metadata(export: ExportResult) -> None:
     assert raw["model"] == "vit_tiny" and raw["image_size"] == 1024 and raw["opset"] == 17
     assert raw["quantization"] == "int8" and raw["return_single_mask"] is False
     assert raw["embedding_shape"] == [1, 256, 64, 64]
-    assert set(raw["contract"]) == {"encoder", "decoder", "decoder_lowres"}
+    assert set(raw["contract"]) == {"encoder", "decoder", "decoder_lowres", "decoder_prep", "decoder_lowrank"}
     metadata = ExportMetadata.load(out)
     assert metadata.files == {
         "encoder": "encoder.onnx",
         "decoder": "decoder.onnx",
         "decoder_lowres": "decoder_lowres.onnx",
+        "decoder_prep": "decoder_prep.onnx",
+        "decoder_lowrank": "decoder_lowrank.onnx",
     }
     assert int8_name("decoder.onnx") == "decoder.int8.onnx"
     assert not any(p.name.startswith(".export-") for p in out.iterdir()), "staging directory left behind"

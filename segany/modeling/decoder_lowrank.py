@@ -1,0 +1,481 @@
+"""Exact low-rank fast path of the mask decoder for inference (same math as the reference, fp32 rounding aside).
+
+Notation: N = h*w image tokens, C channels (256), T prompt tokens, H heads of width hd (H*hd = D, 128).
+Without a mask prompt the image tokens entering the two-way transformer are the same for every prompt:
+S_0 = embedding + no_mask_embed. Each block then adds an image->token attention output A V W_o + b, which is
+low rank (A: N x H*T attention probabilities, V W_o: H*T x C), followed by a LayerNorm. The LayerNorm of a
+matrix of the form a ⊙ S + L R (a: a scale per row) is again of that form:
+
+    LN(x) = d ⊙ (x P) diag(g) + 1 beta^T,   P = I - 11^T / C (centering),   d_i = 1 / sqrt(|x_i P|^2 / C + eps)
+
+so the image tokens entering block k (stage k; stage `depth` feeds the final attention and the upscaling) are
+
+    keys_k = a ⊙ S_k + L R,    S_{k+1} = S_k P diag(g_k)  (per image),   a = product of the d's  (N, per prompt)
+
+with L (N x r) and R (r x C) per prompt, r ~ 8T per block. A linear map W of the keys costs a ⊙ (S_k W), which is
+precomputed per image, plus L (R W). The row norms |x_i P|^2 come from inner products:
+a_i^2 |S_k P|_i^2 + 2 a_i (S_k P R^T)_i . l_i + l_i (R P)(R P)^T l_i^T. The rows of R come in column groups, each
+a small per-prompt coefficient block (the attention values V, or 1) times a basis fixed by the weights (the
+out_proj weight per head, a bias or a LayerNorm beta, carried through the P diag(g) maps), so S_k P R^T is
+(S_k P basis^T) coef^T with the first factor precomputed per image.
+
+Attention against the image tokens never materialises their N x D projections: the logits of token queries q
+are a ⊙ (q (S W)^T) + (q (R W)^T) L^T + q shift^T, the value sums follow the same split, and the softmax runs
+over N (token->image) or over the T tokens (image->token, giving the next A). The upscaling's first transposed
+convolution is a linear map too; after it (LayerNorm2d, GELU, second convolution, GELU, hypernetwork dot
+products) everything runs densely through `MaskDecoder`. For one point prompt (T = 7) this is ~0.45 GMAC per
+prompt against ~1.5 GMAC for the reference path, about half of it in the dense upscaling.
+
+Inference only: `MaskDecoder.forward` takes this path when given a `DecoderImageCache` and no gradient,
+tracing or mask prompt is involved. Under `torch.jit.is_tracing()` (the ONNX export of the low-rank pair in
+`segany.onnx`) the in-place and chunked shortcuts give way to plain out-of-place operations.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+import torch
+from torch import nn
+
+if TYPE_CHECKING:
+    from segany.modeling.mask_decoder import MaskDecoder
+    from segany.modeling.transformer import Attention, TwoWayAttentionBlock
+
+
+def weights_fingerprint(module: nn.Module) -> tuple[tuple[int, int, int], ...]:
+    """Identity, storage and in-place version of every parameter and buffer: changes whenever one changes."""
+    tensors = itertools.chain(module.parameters(), module.buffers())
+    return tuple((id(t), t.data_ptr(), t._version) for t in tensors)
+
+
+def _centered(x: torch.Tensor) -> torch.Tensor:
+    """x P: subtract the mean over the last (channel) axis."""
+    return x - x.mean(dim=-1, keepdim=True)
+
+
+@dataclass
+class _Projection:
+    """Per-image part of one linear map W (C -> D) of the keys at one stage: a ⊙ (S W) + L (R W) + shift."""
+
+    base: torch.Tensor  # H x N x hd: S W per head (at stage 0, where a = 1 and L = 0, the shift is folded in)
+    shift: torch.Tensor | None  # H x N x hd (pe W + b) or D (bias b); None when folded into the base
+    weight: torch.Tensor  # C x D: W, applied to the per-prompt R
+
+
+@dataclass
+class _Stage:
+    """Per-image tensors of the image tokens entering block k, or (last stage) the final attention."""
+
+    key: _Projection  # token->image attention keys (keys + pe)
+    value: _Projection  # token->image attention values
+    # Column groups of R present in keys_k: bases H x hd x C (a const group: 1 x 1 x C).
+    bases: list[torch.Tensor]
+    # Block stages only: image->token queries, and what the LayerNorm closing the block needs.
+    query: _Projection | None = None
+    sq_norm: torch.Tensor | None = None  # N: |S_k P|^2
+    update_bases: list[torch.Tensor] = field(default_factory=list)  # groups of the pre-LN sum x_{k+1}
+    cross: list[torch.Tensor] = field(default_factory=list)  # per update group: H x N x hd, S_k P basis^T
+
+
+@dataclass
+class DecoderImageCache:
+    """Prompt-independent decoder work for one image embedding (build with `build_image_cache`).
+
+    Valid only for the embedding tensor it was built from (checked by identity), its positional encoding and
+    the decoder weights as they were (checked by `weights_fingerprint`); the dense no-mask vector it assumes
+    is `dense`.
+    """
+
+    embedding: torch.Tensor  # 1 x C x h x w, the embedding it was built from
+    image_pe: torch.Tensor  # 1 x C x h x w
+    dense: torch.Tensor  # C: the dense prompt embedding shared by all prompts (no_mask_embed), a copy
+    fingerprint: tuple[tuple[int, int, int], ...]
+    size: tuple[int, int]  # (h, w)
+    stages: list[_Stage]
+    upscale_base: torch.Tensor  # N x 4*C1: S W1, the first ConvTranspose2d as a per-token linear map
+    upscale_shift: torch.Tensor  # 4*C1: its bias, per (ky, kx)
+    upscale_weight: torch.Tensor  # C x 4*C1
+
+    def matches(
+        self, decoder: nn.Module, embedding: torch.Tensor, image_pe: torch.Tensor | None = None
+    ) -> bool:
+        """Built from this embedding (the same tensor), this positional encoding and the current weights."""
+        if embedding is not self.embedding or weights_fingerprint(decoder) != self.fingerprint:
+            return False
+        return image_pe is None or image_pe is self.image_pe or bool(torch.equal(image_pe, self.image_pe))
+
+    def image_tensors(self) -> list[torch.Tensor]:
+        """The tensors that depend on the image (the rest depends on the weights only), in a fixed order."""
+        tensors = []
+        for stage in self.stages:
+            tensors += [stage.key.base, stage.value.base]
+            if stage.query is not None and stage.sq_norm is not None:
+                tensors += [stage.query.base, stage.sq_norm, *stage.cross]
+        return [*tensors, self.upscale_base]
+
+    def with_image_tensors(self, tensors: Sequence[torch.Tensor]) -> DecoderImageCache:
+        """A copy whose image-dependent tensors are `tensors` (as `image_tensors` orders them)."""
+        taken = iter(tensors)
+        stages = []
+        for stage in self.stages:
+            key, value = replace(stage.key, base=next(taken)), replace(stage.value, base=next(taken))
+            if stage.query is None:
+                stages.append(replace(stage, key=key, value=value))
+                continue
+            query, sq_norm = replace(stage.query, base=next(taken)), next(taken)
+            cross = [next(taken) for _ in stage.cross]
+            stages.append(replace(stage, key=key, value=value, query=query, sq_norm=sq_norm, cross=cross))
+        return replace(self, stages=stages, upscale_base=next(taken))
+
+
+def _per_head(x: torch.Tensor, heads: int) -> torch.Tensor:
+    """N x D -> H x N x hd (contiguous)."""
+    return x.reshape(x.shape[0], heads, -1).transpose(0, 1).contiguous()
+
+
+def _projection(
+    layer: nn.Linear, heads: int, s: torch.Tensor, pe: torch.Tensor | None, fold: bool
+) -> _Projection:
+    """Per-image part of `layer` applied to S (+ pe); `fold` adds the shift into the base (stage 0)."""
+    weight, bias = layer.weight.detach().t(), layer.bias.detach()  # C x D, D
+    base = s @ weight
+    if pe is None:
+        if fold:
+            return _Projection(_per_head(base + bias, heads), None, weight)
+        return _Projection(_per_head(base, heads), bias, weight)
+    shift = pe @ weight + bias
+    if fold:
+        return _Projection(_per_head(base + shift, heads), None, weight)
+    return _Projection(_per_head(base, heads), _per_head(shift, heads), weight)
+
+
+def _head_basis(attn: Attention) -> torch.Tensor:
+    """out_proj weight as H x hd x C: the basis of the value coefficients of each head."""
+    weight = attn.out_proj.weight.detach().t()  # D x C
+    return weight.reshape(attn.num_heads, -1, weight.shape[-1])
+
+
+def _const(vector: torch.Tensor) -> torch.Tensor:
+    return vector.detach().reshape(1, 1, -1)
+
+
+def _cross(centered_s: torch.Tensor, basis: torch.Tensor) -> torch.Tensor:
+    """(S_k P) basis^T: H x N x hd."""
+    heads, width, channels = basis.shape
+    return _per_head(centered_s @ basis.reshape(heads * width, channels).t(), heads)
+
+
+@torch.no_grad()
+def build_image_cache(
+    decoder: MaskDecoder, image_embedding: torch.Tensor, image_pe: torch.Tensor, dense: torch.Tensor
+) -> DecoderImageCache:
+    """Precompute the decoder's prompt-independent work for one image.
+
+    Args:
+        image_embedding: 1 x C x h x w; image_pe: 1 x C x h x w; dense: C (the no-mask dense embedding).
+    """
+    transformer = decoder.transformer
+    _, _, height, width = image_embedding.shape
+    s = (image_embedding[0] + dense[:, None, None]).flatten(1).t()  # N x C: S_0
+    pe = image_pe[0].flatten(1).t()  # N x C
+    stages: list[_Stage] = []
+    bases: list[torch.Tensor] = []  # column groups of keys_k
+    for index, layer in enumerate(transformer.layers):
+        t2i, i2t = layer.cross_attn_token_to_image, layer.cross_attn_image_to_token
+        first = index == 0
+        stage = _Stage(
+            key=_projection(t2i.k_proj, t2i.num_heads, s, pe, fold=first),
+            value=_projection(t2i.v_proj, t2i.num_heads, s, None, fold=first),
+            bases=bases,
+            query=_projection(i2t.q_proj, i2t.num_heads, s, pe, fold=first),
+        )
+        centered_s = _centered(s)
+        stage.sq_norm = centered_s.square().sum(-1)
+        # x_{k+1} = keys_k + A V W_o + 1 b: the bias joins the const group of the last LayerNorm's beta.
+        update = list(bases)
+        if first:
+            update.append(_const(i2t.out_proj.bias))
+        else:
+            update[-1] = update[-1] + _const(i2t.out_proj.bias)
+        update.append(_head_basis(i2t))
+        stage.update_bases = update
+        stage.cross = [_cross(centered_s, basis) for basis in update]
+        stages.append(stage)
+        norm = layer.norm4
+        s = centered_s * norm.weight  # S_{k+1} = S_k P diag(g)
+        bases = [_centered(basis) * norm.weight for basis in update] + [_const(norm.bias)]
+    final = transformer.final_attn_token_to_image
+    stages.append(
+        _Stage(
+            key=_projection(final.k_proj, final.num_heads, s, pe, fold=False),
+            value=_projection(final.v_proj, final.num_heads, s, None, fold=False),
+            bases=bases,
+        )
+    )
+    w1 = decoder.conv1_matrix().detach()
+    return DecoderImageCache(
+        embedding=image_embedding,
+        image_pe=image_pe,
+        dense=dense.detach().clone(),
+        fingerprint=weights_fingerprint(decoder),
+        size=(height, width),
+        stages=stages,
+        upscale_base=s @ w1,
+        upscale_shift=decoder.output_upscaling[0].bias.detach().repeat(4),
+        upscale_weight=w1,
+    )
+
+
+# ---------------------------------------------------------------------------------------------- per prompt
+@dataclass
+class _LowRank:
+    """Per-prompt part of the image tokens: keys = a ⊙ S + L R for B prompts (L kept transposed)."""
+
+    scale: torch.Tensor | None  # B x 1 x 1 x N: a (None: 1)
+    left_t: torch.Tensor | None  # B x r x N: L^T (None: r = 0)
+    coefs: list[torch.Tensor | None]  # per column group: B x H x T x hd values, None for a const group
+
+    def right(self, bases: list[torch.Tensor], batch: int) -> torch.Tensor:
+        """R: B x r x C from the groups' coefficients and bases."""
+        parts = []
+        for coef, basis in zip(self.coefs, bases):
+            if coef is None:
+                parts.append(basis.reshape(1, 1, -1).expand(batch, 1, -1))
+            else:
+                rows = torch.einsum("bhtd,hdc->bhtc", coef, basis)
+                parts.append(rows.reshape(batch, -1, basis.shape[-1]))
+        return torch.cat(parts, dim=1)
+
+
+def _per_head_right(right_w: torch.Tensor, heads: int) -> torch.Tensor:
+    """B x r x D -> B x H x r x hd."""
+    batch, rank, _ = right_w.shape
+    return right_w.reshape(batch, rank, heads, -1).transpose(1, 2)
+
+
+def _with_shared(per_prompt: torch.Tensor, shared: torch.Tensor) -> torch.Tensor:
+    """B x H x T x m per-prompt rows times a per-image H x m x n matrix: B x H x T x n (a strided view).
+
+    One batched product over the heads with the B*T rows stacked, so the shared matrix is never copied B times.
+    """
+    batch, heads, tokens, width = per_prompt.shape
+    stacked = per_prompt.transpose(0, 1).reshape(heads, batch * tokens, width)
+    return (stacked @ shared).view(heads, batch, tokens, -1).transpose(0, 1)
+
+
+def _logits(
+    proj: _Projection, state: _LowRank, right: torch.Tensor | None, token_side: torch.Tensor
+) -> torch.Tensor:
+    """token_side (B x H x T x hd) dotted with every image row of a ⊙ (S W) + L (R W) + shift: B x H x T x N."""
+    out = _with_shared(token_side, proj.base.transpose(1, 2))
+    if state.scale is not None:
+        out = _mul(out, state.scale)
+    if proj.shift is not None:
+        out = _add(out, _with_shared(token_side, proj.shift.transpose(1, 2)))
+    if state.left_t is not None and right is not None:
+        batch, heads, tokens, _ = token_side.shape
+        small = token_side @ _per_head_right(right @ proj.weight, heads).transpose(2, 3)  # B x H x T x r
+        through_left = small.reshape(batch, heads * tokens, -1) @ state.left_t
+        out = _add(out, through_left.view(batch, heads, tokens, -1))
+    return out
+
+
+def _softmax_over_tokens(logits: torch.Tensor) -> torch.Tensor:
+    """Softmax over dim 2 (the T tokens) of B x H x T x N logits.
+
+    Written out when tracing: ONNX Runtime's Softmax on a non-last axis transposes, the reductions do not.
+    """
+    if not torch.jit.is_tracing():
+        return torch.softmax(logits, dim=2)
+    exp = (logits - logits.amax(dim=2, keepdim=True)).exp()
+    return exp / exp.sum(dim=2, keepdim=True)
+
+
+def _mul(fresh: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
+    """fresh * other, overwriting `fresh` (a temporary) unless tracing for export."""
+    return fresh * other if torch.jit.is_tracing() else fresh.mul_(other)
+
+
+def _add(fresh: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
+    """fresh + other, overwriting `fresh` (a temporary) unless tracing for export."""
+    return fresh + other if torch.jit.is_tracing() else fresh.add_(other)
+
+
+def _weighted_values(
+    proj: _Projection, state: _LowRank, right: torch.Tensor | None, probs: torch.Tensor
+) -> torch.Tensor:
+    """probs (B x H x T x N, rows summing to 1) times the values a ⊙ (S W) + L (R W) + b: B x H x T x hd."""
+    batch, heads, tokens, count = probs.shape
+    if state.scale is None:
+        scaled = probs.transpose(0, 1).contiguous()  # H x B x T x N
+    elif torch.jit.is_tracing():
+        scaled = (probs * state.scale).transpose(0, 1).contiguous()
+    else:
+        scaled = torch.empty((heads, batch, tokens, count), dtype=probs.dtype, device=probs.device)
+        torch.mul(probs.transpose(0, 1), state.scale.transpose(0, 1), out=scaled)
+    out = (
+        (scaled.view(heads, batch * tokens, count) @ proj.base).view(heads, batch, tokens, -1).transpose(0, 1)
+    )
+    if proj.shift is not None:
+        out = out + proj.shift.reshape(heads, 1, -1)  # the bias: the probabilities sum to 1
+    if state.left_t is not None and right is not None:
+        through_left = probs.reshape(batch, heads * tokens, count) @ state.left_t.transpose(
+            1, 2
+        )  # B x H*T x r
+        through_left = through_left.view(batch, heads, tokens, -1)
+        out = out + through_left @ _per_head_right(right @ proj.weight, heads)
+    return out
+
+
+def _token_to_image(
+    attn: Attention,
+    proj_k: _Projection,
+    proj_v: _Projection,
+    state: _LowRank,
+    right: torch.Tensor | None,
+    queries: torch.Tensor,
+) -> torch.Tensor:
+    """Attention of the B x T x C tokens over the image tokens in low-rank form: B x T x C."""
+    q = _split_heads(attn.q_proj(queries), attn.num_heads)  # B x H x T x hd
+    probs = torch.softmax(_logits(proj_k, state, right, q * q.shape[-1] ** -0.5), dim=-1)  # B x H x T x N
+    out = _weighted_values(proj_v, state, right, probs)
+    batch, heads, tokens, width = out.shape
+    return attn.out_proj(out.transpose(1, 2).reshape(batch, tokens, heads * width))
+
+
+def _split_heads(x: torch.Tensor, heads: int) -> torch.Tensor:
+    batch, tokens, width = x.shape
+    return x.reshape(batch, tokens, heads, width // heads).transpose(1, 2)
+
+
+def _block(
+    layer: TwoWayAttentionBlock,
+    stage: _Stage,
+    queries: torch.Tensor,
+    query_pe: torch.Tensor,
+    state: _LowRank,
+) -> tuple[torch.Tensor, _LowRank]:
+    """One two-way block: token side as the reference, image side updated in low-rank form."""
+    batch = queries.shape[0]
+    if layer.skip_first_layer_pe:
+        queries = layer.self_attn(queries, queries, queries)
+    else:
+        q = queries + query_pe
+        queries = queries + layer.self_attn(q, q, queries)
+    queries = layer.norm1(queries)
+
+    right = state.right(stage.bases, batch) if state.left_t is not None else None
+    t2i = layer.cross_attn_token_to_image
+    attn_out = _token_to_image(t2i, stage.key, stage.value, state, right, queries + query_pe)
+    queries = layer.norm2(queries + attn_out)
+    queries = layer.norm3(queries + layer.mlp(queries))
+
+    # Image -> token attention: probabilities over the T tokens (B x H x T x N), values V (B x H x T x hd).
+    i2t = layer.cross_attn_image_to_token
+    assert stage.query is not None
+    token_k = _split_heads(i2t.k_proj(queries + query_pe), i2t.num_heads)
+    logits = _logits(stage.query, state, right, token_k * token_k.shape[-1] ** -0.5)
+    probs = _softmax_over_tokens(logits)
+    coef = _split_heads(i2t.v_proj(queries), i2t.num_heads)
+
+    # Column groups of x_{k+1} = keys_k + A V W_o + 1 b, in the order of stage.update_bases.
+    heads, tokens, count = probs.shape[1:]
+    lefts = [] if state.left_t is None else [state.left_t]
+    coefs = list(state.coefs)
+    if state.left_t is None:
+        lefts.append(probs.new_ones(batch, 1, count))
+        coefs.append(None)
+    lefts.append(probs.reshape(batch, heads * tokens, count))
+    coefs.append(coef)
+    updated = _LowRank(state.scale, torch.cat(lefts, dim=1), coefs)
+    return queries, _layer_norm(layer.norm4, stage, updated, batch)
+
+
+def _layer_norm(norm: nn.LayerNorm, stage: _Stage, x: _LowRank, batch: int) -> _LowRank:
+    """LN(a ⊙ S + L R) = (d a) ⊙ S' + (d ⊙ L)(R P diag(g)) + 1 beta^T, with d from inner products."""
+    assert x.left_t is not None and stage.sq_norm is not None
+    right = _centered(x.right(stage.update_bases, batch))  # B x r x C: R P
+    # (S P R^T)_i . l_i: the rows of S P R^T group by group, B x r x N, dotted with L^T's columns.
+    cross_rows = []
+    for coef, cross in zip(x.coefs, stage.cross):
+        if coef is None:
+            cross_rows.append(cross.reshape(1, 1, -1).expand(batch, 1, -1))
+        else:
+            z = _with_shared(coef, cross.transpose(1, 2))  # B x H x T x N
+            cross_rows.append(z.reshape(batch, -1, z.shape[-1]))
+    cross_dot = _mul(torch.cat(cross_rows, dim=1), x.left_t).sum(1)  # B x N
+    gram = right @ right.transpose(1, 2)  # B x r x r
+    quad = ((gram @ x.left_t) * x.left_t).sum(1)  # B x N: l_i (R P)(R P)^T l_i^T
+    if x.scale is None:
+        sq = stage.sq_norm + 2.0 * cross_dot + quad
+    else:
+        scale = x.scale.reshape(x.scale.shape[0], -1)
+        sq = scale.square() * stage.sq_norm + 2.0 * scale * cross_dot + quad
+    d = torch.rsqrt(sq / right.shape[-1] + norm.eps)  # B x N
+    new_scale = d[:, None, None, :] if x.scale is None else x.scale * d[:, None, None, :]
+    left_t = torch.cat([_mul(x.left_t, d[:, None, :]), torch.ones_like(d[:, None, :])], dim=1)
+    return _LowRank(new_scale, left_t, [*x.coefs, None])
+
+
+# Prompts per pass of the low-rank path: larger batches only spill the per-prompt tensors out of the caches.
+_PROMPTS_PER_PASS = 8
+
+
+def predict_masks_lowrank(
+    decoder: MaskDecoder, cache: DecoderImageCache, sparse_prompt_embeddings: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """All mask tokens: B x M x 4h x 4w logits and B x M IoU predictions, as `MaskDecoder.predict_masks`."""
+    if sparse_prompt_embeddings.shape[0] <= _PROMPTS_PER_PASS:
+        return _predict_masks(decoder, cache, sparse_prompt_embeddings)
+    parts = [
+        _predict_masks(decoder, cache, part) for part in sparse_prompt_embeddings.split(_PROMPTS_PER_PASS)
+    ]
+    return torch.cat([masks for masks, _ in parts]), torch.cat([iou for _, iou in parts])
+
+
+def _predict_masks(
+    decoder: MaskDecoder, cache: DecoderImageCache, sparse_prompt_embeddings: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    transformer = decoder.transformer
+    batch = sparse_prompt_embeddings.shape[0]
+    output_tokens = torch.cat([decoder.iou_token.weight, decoder.mask_tokens.weight], dim=0)
+    tokens = torch.cat([output_tokens.unsqueeze(0).expand(batch, -1, -1), sparse_prompt_embeddings], dim=1)
+
+    queries = tokens
+    state = _LowRank(scale=None, left_t=None, coefs=[])
+    for layer, stage in zip(transformer.layers, cache.stages):
+        queries, state = _block(layer, stage, queries, tokens, state)
+    final_stage = cache.stages[-1]
+    right = state.right(final_stage.bases, batch)
+    final = transformer.final_attn_token_to_image
+    # Only the IoU and mask tokens are read after the final attention (each query attends independently).
+    used = 1 + decoder.num_mask_tokens
+    queries, tokens = queries[:, :used], tokens[:, :used]
+    attn_out = _token_to_image(final, final_stage.key, final_stage.value, state, right, queries + tokens)
+    queries = transformer.norm_final_attn(queries + attn_out)
+
+    iou_token_out = queries[:, 0, :]
+    mask_tokens_out = queries[:, 1 : 1 + decoder.num_mask_tokens, :]
+    hyper_in = decoder.hypernetwork_inputs(mask_tokens_out)  # B x M x C/8
+    # First ConvTranspose2d: a ⊙ (S W1) + L (R W1) + b1, N x 4*C1 per prompt, a chunk of tokens at a time.
+    assert state.scale is not None and state.left_t is not None
+    scale, left_t = state.scale.reshape(batch, -1, 1), state.left_t
+    right_w = right @ cache.upscale_weight  # B x r x 4*C1
+    height, width = cache.size
+    if torch.jit.is_tracing():  # export: one graph, no Python loop
+        upscaled = (
+            torch.addcmul(cache.upscale_shift, scale, cache.upscale_base) + left_t.transpose(1, 2) @ right_w
+        )
+        masks = decoder.upscale_and_dot(upscaled, hyper_in, height, width)
+        return masks, decoder.iou_prediction_head(iou_token_out)
+
+    def conv1(b: int, tokens: slice) -> torch.Tensor:
+        out = torch.addcmul(cache.upscale_shift, scale[b, tokens], cache.upscale_base[tokens])
+        return out.addmm_(left_t[b, :, tokens].t(), right_w[b])
+
+    masks = decoder.upscale_and_dot_chunked(conv1, hyper_in, height, width)
+    return masks, decoder.iou_prediction_head(iou_token_out)
