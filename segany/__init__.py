@@ -13,6 +13,8 @@ __version__ = "0.1.0"
 _LAZY_ATTRIBUTES = {
     "SamConfig": "segany.registry",
     "ViTEncoderConfig": "segany.registry",
+    "ConvEncoderConfig": "segany.registry",
+    "load_pretrained": "segany.pretrained",
     "build_sam": "segany.registry",
     "sam_model_registry": "segany.registry",
     "SamPredictor": "segany.predictor",

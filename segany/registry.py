@@ -15,6 +15,7 @@ from typing import Any
 from torch import nn
 
 from segany.modeling import ImageEncoderViT, MaskDecoder, PromptEncoder, Sam, TwoWayTransformer
+from segany.modeling.conv_encoder import ImageEncoderConv
 
 PATCH_SIZE = 16
 PROMPT_EMBED_DIM = 256
@@ -32,8 +33,20 @@ class ViTEncoderConfig:
 
 
 @dataclass(frozen=True)
+class ConvEncoderConfig:
+    """The small convolutional encoder (`segany.modeling.conv_encoder`): widths/depths of its 3 stages."""
+
+    widths: tuple[int, int, int] = (64, 128, 256)
+    depths: tuple[int, int, int] = (1, 2, 4)
+    drop_path_rate: float = 0.0
+
+
+EncoderConfig = ViTEncoderConfig | ConvEncoderConfig
+
+
+@dataclass(frozen=True)
 class SamConfig:
-    encoder: ViTEncoderConfig
+    encoder: EncoderConfig
     image_size: int = 1024
     prompt_embed_dim: int = PROMPT_EMBED_DIM
 
@@ -51,7 +64,17 @@ VIT_H = SamConfig(
 # A few-second test model with the official decoder and prompt encoder and a 2-block encoder.
 VIT_TINY = SamConfig(ViTEncoderConfig(embed_dim=64, depth=2, num_heads=2, global_attn_indexes=(1,)))
 
-CONFIGS: dict[str, SamConfig] = {"vit_h": VIT_H, "vit_l": VIT_L, "vit_b": VIT_B, "vit_tiny": VIT_TINY}
+# Our own small model: a convolutional encoder at 384 px with a 128-wide decoder, trained from scratch
+# (see segany/pretrained/MODEL_CARD.md); the default when no official checkpoint is present.
+SEGANY_SMALL = SamConfig(ConvEncoderConfig(), image_size=384, prompt_embed_dim=128)
+
+CONFIGS: dict[str, SamConfig] = {
+    "vit_h": VIT_H,
+    "vit_l": VIT_L,
+    "vit_b": VIT_B,
+    "vit_tiny": VIT_TINY,
+    "segany_small": SEGANY_SMALL,
+}
 ALIASES: dict[str, str] = {"default": "vit_h"}
 
 
@@ -68,20 +91,48 @@ _BLOCK_KEY = re.compile(r"^image_encoder\.blocks\.(\d+)\.")
 
 def infer_model_name(state: Mapping[str, Any]) -> tuple[str, int]:
     """(registry name, input size) of a SAM state dict, from its encoder width, depth and position grid."""
+    if "image_encoder.stem.0.0.weight" in state:
+        return _infer_conv_model_name(state)
     try:
         width = int(state["image_encoder.patch_embed.proj.weight"].shape[0])
     except KeyError as error:
         raise ValueError(
-            "the checkpoint holds no SAM ViT image encoder (image_encoder.patch_embed.proj.weight)"
+            "the checkpoint holds no SAM image encoder (neither a ViT's image_encoder.patch_embed.proj.weight "
+            "nor a convolutional encoder's image_encoder.stem.0.0.weight)"
         ) from error
     depth = 1 + max((int(m.group(1)) for key in state if (m := _BLOCK_KEY.match(key))), default=-1)
     pos = state.get("image_encoder.pos_embed")
     image_size = int(pos.shape[1]) * PATCH_SIZE if pos is not None else 1024
-    for name, config in CONFIGS.items():
-        if config.encoder.embed_dim == width and config.encoder.depth == depth:
+    vits = {n: c.encoder for n, c in CONFIGS.items() if isinstance(c.encoder, ViTEncoderConfig)}
+    for name, enc in vits.items():
+        if enc.embed_dim == width and enc.depth == depth:
             return name, image_size
-    known = ", ".join(f"{n} ({c.encoder.embed_dim}x{c.encoder.depth})" for n, c in CONFIGS.items())
+    known = ", ".join(f"{n} ({e.embed_dim}x{e.depth})" for n, e in vits.items())
     raise ValueError(f"no registered SAM has an encoder of width {width} and depth {depth}; known: {known}")
+
+
+def _conv_encoder_config(state: Mapping[str, Any]) -> ConvEncoderConfig:
+    widths = tuple(
+        int(state[key].shape[0])
+        for key in (
+            "image_encoder.stem.1.0.weight",
+            "image_encoder.down2.0.weight",
+            "image_encoder.down3.0.weight",
+        )
+    )
+    depths = tuple(
+        len({key.split(".")[2] for key in state if key.startswith(f"image_encoder.stage{i}.")})
+        for i in (1, 2, 3)
+    )
+    return ConvEncoderConfig(widths=widths, depths=depths)  # type: ignore[arg-type]
+
+
+def _infer_conv_model_name(state: Mapping[str, Any]) -> tuple[str, int]:
+    encoder = _conv_encoder_config(state)
+    for name, config in CONFIGS.items():
+        if isinstance(config.encoder, ConvEncoderConfig) and config.encoder == encoder:
+            return name, config.image_size
+    raise ValueError(f"no registered SAM has the convolutional encoder {encoder}")
 
 
 def build_sam(config: SamConfig, checkpoint: str | Path | None = None, strict: bool = True) -> Sam:
@@ -90,7 +141,28 @@ def build_sam(config: SamConfig, checkpoint: str | Path | None = None, strict: b
         raise ValueError(f"image_size must be a multiple of {PATCH_SIZE}, got {config.image_size}")
     enc = config.encoder
     grid = config.image_size // PATCH_SIZE
-    image_encoder = ImageEncoderViT(
+    image_encoder: nn.Module
+    if isinstance(enc, ConvEncoderConfig):
+        image_encoder = ImageEncoderConv(
+            img_size=config.image_size,
+            widths=enc.widths,
+            depths=enc.depths,
+            out_chans=config.prompt_embed_dim,
+            drop_path_rate=enc.drop_path_rate,
+        )
+    else:
+        image_encoder = _vit_encoder(enc, config)
+    sam = build_sam_from_encoder(image_encoder, config.image_size, grid, config.prompt_embed_dim)
+    if checkpoint is not None:
+        from segany.checkpoint import load_checkpoint
+
+        load_checkpoint(sam, checkpoint, strict=strict)
+    sam.eval()
+    return sam
+
+
+def _vit_encoder(enc: ViTEncoderConfig, config: SamConfig) -> ImageEncoderViT:
+    return ImageEncoderViT(
         img_size=config.image_size,
         patch_size=PATCH_SIZE,
         embed_dim=enc.embed_dim,
@@ -104,13 +176,6 @@ def build_sam(config: SamConfig, checkpoint: str | Path | None = None, strict: b
         global_attn_indexes=enc.global_attn_indexes,
         drop_path_rate=enc.drop_path_rate,
     )
-    sam = build_sam_from_encoder(image_encoder, config.image_size, grid, config.prompt_embed_dim)
-    if checkpoint is not None:
-        from segany.checkpoint import load_checkpoint
-
-        load_checkpoint(sam, checkpoint, strict=strict)
-    sam.eval()
-    return sam
 
 
 def build_sam_from_encoder(

@@ -34,20 +34,62 @@ OFFICIAL_WEIGHTS: dict[str, WeightsInfo] = {
     info.name: info
     for info in (
         WeightsInfo(
-            "vit_h", "vit_h", "sam_vit_h_4b8939.pth", OFFICIAL_URL_BASE + "sam_vit_h_4b8939.pth", 2_564_550_879,
-            "a7bf3b02f3ebf1267aba913ff637d9a2d5c33d3173bb679e46d9f338c26f262e", "official SAM ViT-H (641M params)",
+            "vit_h",
+            "vit_h",
+            "sam_vit_h_4b8939.pth",
+            OFFICIAL_URL_BASE + "sam_vit_h_4b8939.pth",
+            2_564_550_879,
+            "a7bf3b02f3ebf1267aba913ff637d9a2d5c33d3173bb679e46d9f338c26f262e",
+            "official SAM ViT-H (641M params)",
         ),
         WeightsInfo(
-            "vit_l", "vit_l", "sam_vit_l_0b3195.pth", OFFICIAL_URL_BASE + "sam_vit_l_0b3195.pth", 1_249_524_607,
-            "3adcc4315b642a4d2101128f611684e8734c41232a17c648ed1693702a49a622", "official SAM ViT-L (312M params)",
+            "vit_l",
+            "vit_l",
+            "sam_vit_l_0b3195.pth",
+            OFFICIAL_URL_BASE + "sam_vit_l_0b3195.pth",
+            1_249_524_607,
+            "3adcc4315b642a4d2101128f611684e8734c41232a17c648ed1693702a49a622",
+            "official SAM ViT-L (312M params)",
         ),
         WeightsInfo(
-            "vit_b", "vit_b", "sam_vit_b_01ec64.pth", OFFICIAL_URL_BASE + "sam_vit_b_01ec64.pth", 375_042_383,
-            "ec2df62732614e57411cdcf32a23ffdf28910380d03139ee0f4fcbe91eb8c912", "official SAM ViT-B (94M params)",
+            "vit_b",
+            "vit_b",
+            "sam_vit_b_01ec64.pth",
+            OFFICIAL_URL_BASE + "sam_vit_b_01ec64.pth",
+            375_042_383,
+            "ec2df62732614e57411cdcf32a23ffdf28910380d03139ee0f4fcbe91eb8c912",
+            "official SAM ViT-B (94M params)",
         ),
     )
 }
 WEIGHTS_ALIASES = {"default": "vit_h"}
+
+
+def bundled_weights() -> dict[str, WeightsInfo]:
+    """Weights shipped inside the package (`segany/pretrained`): nothing to download, never in the cache."""
+    from segany.pretrained import manifest
+
+    return {
+        name: WeightsInfo(
+            name,
+            entry["model"],
+            entry["file"],
+            url="",
+            num_bytes=int(entry["bytes"]),
+            sha256=entry["sha256"],
+            description=entry.get("description", ""),
+        )
+        for name, entry in manifest().items()
+    }
+
+
+def all_weights() -> dict[str, WeightsInfo]:
+    """Official checkpoints and bundled weights by name."""
+    return {**OFFICIAL_WEIGHTS, **bundled_weights()}
+
+
+def is_bundled(name: str) -> bool:
+    return WEIGHTS_ALIASES.get(name, name) in bundled_weights()
 
 
 class WeightsDownloadError(RuntimeError):
@@ -56,10 +98,11 @@ class WeightsDownloadError(RuntimeError):
 
 def weights_info(name: str) -> WeightsInfo:
     key = WEIGHTS_ALIASES.get(name, name)
-    if key not in OFFICIAL_WEIGHTS:
-        known = ", ".join(sorted([*OFFICIAL_WEIGHTS, *WEIGHTS_ALIASES]))
+    known_weights = all_weights()
+    if key not in known_weights:
+        known = ", ".join(sorted([*known_weights, *WEIGHTS_ALIASES]))
         raise ValueError(f"unknown weights name {name!r}; expected one of: {known}")
-    return OFFICIAL_WEIGHTS[key]
+    return known_weights[key]
 
 
 def cache_dir() -> Path:
@@ -73,8 +116,13 @@ def cache_dir() -> Path:
 
 
 def weights_path(name: str) -> Path:
-    """Where `download(name)` puts (or finds) the file."""
-    return cache_dir() / weights_info(name).file_name
+    """Where `download(name)` puts (or finds) the file; bundled weights live in the package."""
+    info = weights_info(name)
+    if is_bundled(info.name):
+        from segany.pretrained import PRETRAINED_DIR
+
+        return PRETRAINED_DIR / info.file_name
+    return cache_dir() / info.file_name
 
 
 def file_sha256(path: str | Path) -> str:
@@ -111,6 +159,14 @@ def download(
         progress: called with (bytes done, bytes total) as data arrives.
     """
     info = name if isinstance(name, WeightsInfo) else weights_info(name)
+    if is_bundled(info.name):
+        path = weights_path(info.name)
+        if not verify(path, info):
+            raise WeightsDownloadError(
+                f"{info.name} is shipped inside the package, but {path} is missing or damaged "
+                f"(expected {info.num_bytes:,} bytes, sha256 {info.sha256}): reinstall segany"
+            )
+        return path
     folder = Path(destination) if destination is not None else cache_dir()
     target = folder / info.file_name
     if target.is_file() and verify(target, info):
@@ -135,7 +191,9 @@ def download(
     return target
 
 
-def _fetch(info: WeightsInfo, partial: Path, progress: Callable[[int, int], None] | None, timeout: float) -> None:
+def _fetch(
+    info: WeightsInfo, partial: Path, progress: Callable[[int, int], None] | None, timeout: float
+) -> None:
     done = partial.stat().st_size if partial.exists() else 0
     if done > info.num_bytes:
         partial.unlink()
@@ -163,8 +221,14 @@ def _fetch(info: WeightsInfo, partial: Path, progress: Callable[[int, int], None
 def copy_into_cache(path: str | Path, name: str) -> Path:
     """Put a checkpoint obtained elsewhere into the cache after verifying it."""
     info = weights_info(name)
+    if is_bundled(info.name):
+        raise ValueError(
+            f"{info.name} is shipped inside the package: there is nothing to copy into the cache"
+        )
     if not verify(path, info):
-        raise WeightsDownloadError(f"{path} is not {info.file_name} (size or sha256 differs from {info.sha256})")
+        raise WeightsDownloadError(
+            f"{path} is not {info.file_name} (size or sha256 differs from {info.sha256})"
+        )
     target = cache_dir() / info.file_name
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(path, target)

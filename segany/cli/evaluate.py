@@ -12,7 +12,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     from segany.training import cli_eval
 
     parser = subcommand_parser(
-        subparsers, "eval", "evaluate a model with the paper's click protocol", __doc__ or "", cli_eval.EXAMPLES
+        subparsers,
+        "eval",
+        "evaluate a model with the paper's click protocol",
+        __doc__ or "",
+        cli_eval.EXAMPLES,
     )
     cli_eval.add_eval_arguments(parser)
     parser.set_defaults(run=cli_eval.run_eval)

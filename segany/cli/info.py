@@ -55,10 +55,14 @@ def collect() -> dict[str, Any]:
         "cache_dir": str(weights_lib.cache_dir()),
         "models": {
             name: {
-                "embed_dim": config.encoder.embed_dim,
-                "depth": config.encoder.depth,
-                "num_heads": config.encoder.num_heads,
+                "encoder": type(config.encoder).__name__,
+                **{
+                    key: getattr(config.encoder, key)
+                    for key in _ENCODER_FIELDS
+                    if hasattr(config.encoder, key)
+                },
                 "image_size": config.image_size,
+                "prompt_embed_dim": config.prompt_embed_dim,
             }
             for name, config in CONFIGS.items()
         },
@@ -68,6 +72,9 @@ def collect() -> dict[str, Any]:
         if default is not None
         else f"{FALLBACK_ARCH} (random weights: no weights present)",
     }
+
+
+_ENCODER_FIELDS = ("embed_dim", "depth", "num_heads", "widths", "depths")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -86,15 +93,18 @@ def run(args: argparse.Namespace) -> int:
     print(f"cache:    {report['cache_dir']}")
     print("models:")
     for name, config in report["models"].items():
-        print(
-            f"  {name:<9} ViT {config['embed_dim']} wide x {config['depth']} blocks, {config['num_heads']} heads, "
-            f"input {config['image_size']}"
-        )
+        if "embed_dim" in config:
+            encoder = (
+                f"ViT {config['embed_dim']} wide x {config['depth']} blocks, {config['num_heads']} heads"
+            )
+        else:
+            encoder = f"conv, stage widths {list(config['widths'])} depths {list(config['depths'])}"
+        print(f"  {name:<13} {encoder}, input {config['image_size']}")
     for alias, target in report["aliases"].items():
-        print(f"  {alias:<9} = {target}")
+        print(f"  {alias:<13} = {target}")
     print("weights:")
     for row in report["weights"]:
-        state = f"present ({row['path']})" if row["present"] else "not downloaded"
+        state = f"present ({row['path']})" if row["present"] else "not present"
         print(f"  {row['name']:<9} {row['file']:<24} {state}")
     print(f"default model: {report['default_model']}")
     return 0

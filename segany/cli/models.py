@@ -1,9 +1,9 @@
 """Which model and device a command runs: `resolve_model(spec, device)` and `resolve_device(name)`.
 
-Default model (no --model): the best weights present offline, in `DEFAULT_PREFERENCE` order (the largest
-official checkpoint in the cache); with none, `vit_tiny` with seeded random weights and a loud warning, so
-commands still run end to end (the masks are then meaningless). A trained default slots in by adding its
-weights record to `segany.weights` and its name at the front of `DEFAULT_PREFERENCE`.
+Default model (no --model): the best weights present offline, in `DEFAULT_PREFERENCE` order: the largest
+official checkpoint in the cache, else `segany_small`, the model this project trained and ships inside the
+package (see segany/pretrained/MODEL_CARD.md). Only if the package file is gone: `vit_tiny` with seeded
+random weights and a loud warning, so commands still run end to end (the masks are then meaningless).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-# Weights names tried, best first, when no --model is given. Put a trained default in front of these.
-DEFAULT_PREFERENCE: tuple[str, ...] = ("vit_h", "vit_l", "vit_b")
+# Weights names tried, best first, when no --model is given: official checkpoints, then our bundled model.
+DEFAULT_PREFERENCE: tuple[str, ...] = ("vit_h", "vit_l", "vit_b", "segany_small")
 # Architecture built with random weights when nothing is present offline.
 FALLBACK_ARCH = "vit_tiny"
 RANDOM_SEED = 0
@@ -55,7 +55,8 @@ class ModelDescription:
 
 def catalog() -> list[weights_lib.WeightsInfo]:
     """The weights the CLI knows (download, list, default choice), best first."""
-    return [weights_lib.weights_info(name) for name in DEFAULT_PREFERENCE]
+    known = weights_lib.all_weights()
+    return [known[name] for name in DEFAULT_PREFERENCE if name in known]
 
 
 def resolve_device(name: str | None) -> torch.device:
@@ -112,8 +113,9 @@ def resolve_model(
 
 def default_weights() -> str | None:
     """The weights name used when no --model is given, or None (random `FALLBACK_ARCH`)."""
+    known = weights_lib.all_weights()
     for name in DEFAULT_PREFERENCE:
-        if weights_lib.find_local(name) is not None:
+        if name in known and weights_lib.find_local(name) is not None:
             return name
     return None
 
@@ -156,7 +158,7 @@ def _weights_model(info: weights_lib.WeightsInfo, path: Path) -> tuple[Sam, Mode
     from segany.registry import build_sam, resolve_config
 
     sam = _build_checked(lambda: build_sam(resolve_config(info.model), checkpoint=path), path)
-    source = "official" if info.name in weights_lib.OFFICIAL_WEIGHTS else "pretrained"
+    source = "official" if info.name in weights_lib.OFFICIAL_WEIGHTS else "bundled"
     return sam, ModelDescription(info.model, source, info.name, str(path))
 
 

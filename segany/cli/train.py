@@ -12,7 +12,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     from segany.training import cli_train
 
     parser = subcommand_parser(
-        subparsers, "train", "train or fine-tune a model (full, finetune, decoder-only)", __doc__ or "",
+        subparsers,
+        "train",
+        "train or fine-tune a model (full, finetune, decoder-only)",
+        __doc__ or "",
         cli_train.EXAMPLES,
     )
     cli_train.add_train_arguments(parser)

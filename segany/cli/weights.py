@@ -91,12 +91,12 @@ def run_list(args: argparse.Namespace) -> int:
         print(json.dumps({"cache_dir": str(weights_lib.cache_dir()), "weights": rows}, indent=2))
         return 0
     print(f"cache: {weights_lib.cache_dir()}")
-    header = f"{'NAME':<8} {'ARCH':<6} {'SIZE':>9} {'PRESENT':<7} {'FILE':<22} SHA256"
+    header = f"{'NAME':<13} {'ARCH':<13} {'SIZE':>9} {'PRESENT':<7} {'FILE':<25} SHA256"
     print(header)
     for row in rows:
         size = f"{row['bytes'] / 2**20:,.0f} MiB"
         present = "yes" if row["present"] else "no"
-        print(f"{row['name']:<8} {row['arch']:<6} {size:>9} {present:<7} {row['file']:<22} {row['sha256']}")
+        print(f"{row['name']:<13} {row['arch']:<13} {size:>9} {present:<7} {row['file']:<25} {row['sha256']}")
     if not any(row["present"] for row in rows):
         smallest = min(rows, key=lambda row: row["bytes"])
         print(
@@ -108,6 +108,9 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_download(args: argparse.Namespace) -> int:
     info = _info(args.name)
+    if weights_lib.is_bundled(info.name):
+        print(weights_lib.download(info))  # verified in place: shipped inside the package
+        return 0
     note(args, f"downloading {info.file_name} ({info.num_bytes / 2**20:,.0f} MiB) from {info.url}")
     with progress_bar(args, total=info.num_bytes, unit="B", unit_scale=True, unit_divisor=1024) as bar:
 
