@@ -38,7 +38,9 @@ def _f(default: Any, help: str, **kwargs: Any) -> Any:
 @dataclass
 class TrainConfig:
     # ---------------------------------------------------------------- model
-    model: str = _f("vit_tiny", "registry architecture to build (vit_tiny, vit_b, vit_l, vit_h)")
+    model: str = _f(
+        "vit_tiny", "registry architecture to build (vit_tiny, vit_b, vit_l, vit_h, segany_small)"
+    )
     encoder: dict | None = field(
         default=None,
         metadata={
@@ -90,6 +92,9 @@ class TrainConfig:
     box_probability: float = _f(0.5, "probability that the first prompt is a noisy box (else a point)")
     box_noise_std: float = _f(0.1, "box noise std as a fraction of the box side")
     box_noise_max: float = _f(20.0, "largest box noise per coordinate (px)")
+    box_single_mask: bool = _f(
+        True, "a first-prompt box trains the single-mask output (SAM's box usage); points the 3 masks"
+    )
     interactive_points: int = _f(8, "iterations adding an error-region point")
     mask_only_iterations: int = _f(2, "iterations with no new point (one among the points, one at the end)")
     loss_resolution: str = _f(

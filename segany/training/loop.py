@@ -62,6 +62,9 @@ class SimulationSettings:
     feedback: str = "predicted_iou"
     weights: LossWeights = field(default_factory=LossWeights)
     checkpoint_decoder: bool = False  # recompute each iteration's decoder pass during backward
+    # A first prompt that is a box trains the single-mask output (token 0), as SAM is prompted with boxes
+    # (multimask_output=False); a single point trains the 3 ambiguity outputs with the min loss.
+    box_single_mask: bool = True
 
     def __post_init__(self) -> None:
         for name in ("loss_resolution", "point_resolution"):
@@ -143,9 +146,12 @@ class InteractiveSimulation(nn.Module):
         prompts: Prompts,
         mask_input: torch.Tensor | None,
         multimask: bool,
+        single_rows: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """N x C x h x w embeddings + prompts -> (N x M x 4h x 4w logits, N x M IoU predictions), M = 3 or 1.
 
+        With multimask, rows flagged in `single_rows` (N bool) get the single-mask output in all 3 places,
+        so the min over the 3 is that output's loss and the same shapes hold for every row.
         With `checkpoint_decoder` (and gradients on) the pass is recomputed during backward instead of
         keeping its activations: the 11 iterations then hold about one iteration's decoder activations.
         """
@@ -158,9 +164,12 @@ class InteractiveSimulation(nn.Module):
                 prompts.labels,
                 mask_input,
                 multimask,
+                single_rows,
                 use_reentrant=False,
             )
-        return self._decode(embeddings, image_pe, prompts.coords, prompts.labels, mask_input, multimask)
+        return self._decode(
+            embeddings, image_pe, prompts.coords, prompts.labels, mask_input, multimask, single_rows
+        )
 
     def _decode(
         self,
@@ -170,6 +179,7 @@ class InteractiveSimulation(nn.Module):
         labels: torch.Tensor,
         mask_input: torch.Tensor | None,
         multimask: bool,
+        single_rows: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         encoder = self.sam.prompt_encoder
         sparse = encoder.embed_points(coords, labels, pad=False)
@@ -181,8 +191,16 @@ class InteractiveSimulation(nn.Module):
         else:
             dense = encoder.embed_masks(mask_input)
         logits, iou = self.sam.mask_decoder.predict_masks(embeddings, image_pe, sparse, dense)
-        selected = slice(1, None) if multimask else slice(0, 1)
-        return logits[:, selected], iou[:, selected]
+        if not multimask:
+            return logits[:, :1], iou[:, :1]
+        multi_logits, multi_iou = logits[:, 1:], iou[:, 1:]
+        if single_rows is not None:
+            single = single_rows[:, None]  # N x 1
+            multi_logits = torch.where(
+                single[..., None, None], logits[:, :1].expand_as(multi_logits), multi_logits
+            )
+            multi_iou = torch.where(single, iou[:, :1].expand_as(multi_iou), multi_iou)
+        return multi_logits, multi_iou
 
     def forward(self, batch: TrainBatch, generator: torch.Generator) -> SimulationOutput:
         s = self.settings
@@ -222,7 +240,10 @@ class InteractiveSimulation(nn.Module):
                 assert chosen is not None
                 coords, labels = self._next_points(chosen, gt_points, valid_points, frame, generator)
                 prompts = add_points(prompts, coords, labels)
-            logits, iou_pred = self.decode(per_mask, image_pe, prompts, mask_input, multimask=iteration == 0)
+            single_rows = prompts.is_box if iteration == 0 and s.box_single_mask else None
+            logits, iou_pred = self.decode(
+                per_mask, image_pe, prompts, mask_input, multimask=iteration == 0, single_rows=single_rows
+            )
             loss_logits = upscale_logits(logits, frame) if s.loss_resolution == "full" else logits
             result = sam_mask_loss(loss_logits, iou_pred, target, s.weights)
             totals.append(result.total.mean())

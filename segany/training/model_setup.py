@@ -50,6 +50,7 @@ def simulation_settings(config: TrainConfig) -> SimulationSettings:
         feedback=config.feedback,
         weights=LossWeights(focal=config.focal_weight, dice=config.dice_weight, iou=config.iou_weight),
         checkpoint_decoder=config.checkpoint_decoder,
+        box_single_mask=config.box_single_mask,
     )
 
 
