@@ -40,7 +40,9 @@ class CheckpointMismatchError(ValueError):
         if mismatched:
             shown = [f"{k} checkpoint {tuple(a)} vs model {tuple(b)}" for k, a, b in mismatched]
             lines.append(f"  mis-shaped keys ({len(mismatched)}): " + _preview(shown))
-        lines.append("  (is this the right model size? vit_b / vit_l / vit_h checkpoints only fit their own size)")
+        lines.append(
+            "  (is this the right model size? vit_b / vit_l / vit_h checkpoints only fit their own size)"
+        )
         super().__init__("\n".join(lines))
 
 
@@ -123,7 +125,9 @@ def adapt_to_model(state: StateDict, model: nn.Module) -> StateDict:
     return adapted
 
 
-def load_state_dict_into(model: nn.Module, state: StateDict, strict: bool = True, source: str = "checkpoint") -> None:
+def load_state_dict_into(
+    model: nn.Module, state: StateDict, strict: bool = True, source: str = "checkpoint"
+) -> None:
     """Copy `state` into `model`; strict mode raises CheckpointMismatchError listing every misfit."""
     state = adapt_to_model(state, model)
     target = model.state_dict()

@@ -61,7 +61,9 @@ class Block(nn.Module):
         super().__init__()
         self.norm1 = nn.LayerNorm(dim, eps=1e-6)
         attn_grid = (window_size, window_size) if window_size > 0 else input_size
-        self.attn = Attention(dim, num_heads, qkv_bias=qkv_bias, use_rel_pos=use_rel_pos, input_size=attn_grid)
+        self.attn = Attention(
+            dim, num_heads, qkv_bias=qkv_bias, use_rel_pos=use_rel_pos, input_size=attn_grid
+        )
         self.norm2 = nn.LayerNorm(dim, eps=1e-6)
         self.mlp = MLPBlock(dim, int(dim * mlp_ratio), nn.GELU)
         self.window_size = window_size
@@ -158,5 +160,7 @@ class ImageEncoderViT(nn.Module):
         pos = self.pos_embed
         if pos.shape[1:3] == (height, width):
             return pos
-        resized = F.interpolate(pos.permute(0, 3, 1, 2), size=(height, width), mode="bicubic", align_corners=False)
+        resized = F.interpolate(
+            pos.permute(0, 3, 1, 2), size=(height, width), mode="bicubic", align_corners=False
+        )
         return resized.permute(0, 2, 3, 1)

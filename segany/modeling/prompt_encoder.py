@@ -104,7 +104,9 @@ class PromptEncoder(nn.Module):
         is_pad = labels == LABEL_PAD
         embedding = torch.where(is_pad, self.not_a_point_embed.weight, embedding)
         for label in range(self.num_point_embeddings):
-            embedding = embedding + (labels == label).to(embedding.dtype) * self.point_embeddings[label].weight
+            embedding = (
+                embedding + (labels == label).to(embedding.dtype) * self.point_embeddings[label].weight
+            )
         return embedding
 
     def embed_boxes(self, boxes: torch.Tensor) -> torch.Tensor:

@@ -65,7 +65,9 @@ class Sam(nn.Module):
         """
         return upscale_mask_logits(masks, self.image_size, tuple(input_size), tuple(original_size))
 
-    def forward(self, batched_input: list[dict[str, Any]], multimask_output: bool) -> list[dict[str, torch.Tensor]]:
+    def forward(
+        self, batched_input: list[dict[str, Any]], multimask_output: bool
+    ) -> list[dict[str, torch.Tensor]]:
         """Official end-to-end API: a list of per-image dicts in, a list of per-image results out.
 
         Each input dict holds `image` (3 x h x w, already resized so that the longest side is S),
@@ -83,7 +85,9 @@ class Sam(nn.Module):
             low_res, iou_predictions = self.mask_decoder(
                 embedding.unsqueeze(0), self.prompt_encoder.get_dense_pe(), sparse, dense, multimask_output
             )
-            masks = self.postprocess_masks(low_res, tuple(item["image"].shape[-2:]), tuple(item["original_size"]))
+            masks = self.postprocess_masks(
+                low_res, tuple(item["image"].shape[-2:]), tuple(item["original_size"])
+            )
             results.append(
                 {
                     "masks": masks > self.mask_threshold,

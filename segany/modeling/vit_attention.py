@@ -64,7 +64,9 @@ def decomposed_rel_pos_terms(
     return rel_h, rel_w
 
 
-def _bias_from_terms(rel_h: torch.Tensor, rel_w: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+def _bias_from_terms(
+    rel_h: torch.Tensor, rel_w: torch.Tensor, out: torch.Tensor | None = None
+) -> torch.Tensor:
     """(..., qh, qw, kh), (..., qh, qw, kw) -> additive bias (..., qh * qw, kh * kw).
 
     Writing into a contiguous buffer matters: the einsum outputs have permuted strides, and a broadcast add
@@ -139,7 +141,9 @@ class Attention(nn.Module):
         # Global attention on a large grid: attend chunks of query rows, each with its own slice of the bias,
         # built in one reused buffer.
         training = torch.is_grad_enabled() and q.requires_grad
-        buffer = None if training else rel_h.new_empty((*rel_h.shape[:2], rows_per_chunk, width, height, width))
+        buffer = (
+            None if training else rel_h.new_empty((*rel_h.shape[:2], rows_per_chunk, width, height, width))
+        )
         outputs = []
         for row0 in range(0, height, rows_per_chunk):
             row1 = min(height, row0 + rows_per_chunk)
