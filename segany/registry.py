@@ -65,7 +65,7 @@ VIT_H = SamConfig(
 VIT_TINY = SamConfig(ViTEncoderConfig(embed_dim=64, depth=2, num_heads=2, global_attn_indexes=(1,)))
 
 # Our own small model: a convolutional encoder at 384 px with a 128-wide decoder, trained from scratch
-# (see segany/pretrained/MODEL_CARD.md); the default when no official checkpoint is present.
+# (configs/segany_small.json); the CLI default once its weights are bundled (segany/pretrained).
 SEGANY_SMALL = SamConfig(ConvEncoderConfig(), image_size=384, prompt_embed_dim=128)
 
 CONFIGS: dict[str, SamConfig] = {

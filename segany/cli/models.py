@@ -1,9 +1,9 @@
 """Which model and device a command runs: `resolve_model(spec, device)` and `resolve_device(name)`.
 
 Default model (no --model): the best weights present offline, in `DEFAULT_PREFERENCE` order: the largest
-official checkpoint in the cache, else `segany_small`, the model this project trained and ships inside the
-package (see segany/pretrained/MODEL_CARD.md). Only if the package file is gone: `vit_tiny` with seeded
-random weights and a loud warning, so commands still run end to end (the masks are then meaningless).
+official checkpoint in the cache, else `segany_small` when its weights are bundled in the package (listed in
+segany/pretrained/manifest.json; none are bundled yet). With neither: `vit_tiny` with seeded random weights
+and a loud warning, so commands still run end to end (the masks are then meaningless).
 """
 
 from __future__ import annotations

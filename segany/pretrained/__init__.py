@@ -1,8 +1,8 @@
 """Weights trained by this project and shipped inside the package, so segany segments offline.
 
 `manifest.json` lists each file with its architecture, size and sha256; `segany.weights` turns the entries
-into `WeightsInfo` records next to the official checkpoints. `MODEL_CARD.md` describes how each was trained
-and how well it does. `python -m segany.training.export_pretrained RUN_DIR` writes both files.
+into `WeightsInfo` records next to the official checkpoints. `python -m segany.training.export_pretrained
+RUN_DIR` writes the weights file and its manifest entry. Without a manifest nothing is bundled.
 """
 
 from __future__ import annotations
