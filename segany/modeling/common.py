@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from segany.modeling.workspace import Workspace
+
 
 class LayerNorm2d(nn.Module):
     """LayerNorm over the channel axis of a B x C x H x W tensor."""
@@ -36,6 +38,20 @@ class MLPBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.lin2(self.act(self.lin1(x)))
+
+    def forward_into(self, x: torch.Tensor, workspace: Workspace) -> torch.Tensor:
+        """Inference forward with the (large) hidden layer written into ``workspace`` and activated in place."""
+        rows = x.reshape(-1, x.shape[-1])
+        hidden = workspace.get("mlp_hidden", (rows.shape[0], self.lin1.out_features), rows)
+        if self.lin1.bias is None:
+            torch.mm(rows, self.lin1.weight.t(), out=hidden)
+        else:
+            torch.addmm(self.lin1.bias, rows, self.lin1.weight.t(), out=hidden)
+        if isinstance(self.act, nn.GELU):
+            hidden = torch.ops.aten.gelu_(hidden, approximate=self.act.approximate)
+        else:
+            hidden = self.act(hidden)
+        return self.lin2(hidden).view(*x.shape[:-1], self.lin2.out_features)
 
 
 class MLP(nn.Module):

@@ -33,7 +33,6 @@ tracing or mask prompt is involved. Under `torch.jit.is_tracing()` (the ONNX exp
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
@@ -47,9 +46,19 @@ if TYPE_CHECKING:
 
 
 def weights_fingerprint(module: nn.Module) -> tuple[tuple[int, int, int], ...]:
-    """Identity, storage and in-place version of every parameter and buffer: changes whenever one changes."""
-    tensors = itertools.chain(module.parameters(), module.buffers())
-    return tuple((id(t), t.data_ptr(), t._version) for t in tensors)
+    """Identity, storage and in-place version of every parameter and buffer: changes whenever one changes.
+
+    Walks the module tree directly (checked on every prompt: ``Module.parameters()`` costs ~1 ms here); a
+    tensor shared by two submodules simply appears twice.
+    """
+    entries = []
+    pending = [module]
+    while pending:
+        current = pending.pop()
+        for tensors in (current._parameters, current._buffers):
+            entries.extend((id(t), t.data_ptr(), t._version) for t in tensors.values() if t is not None)
+        pending.extend(child for child in current._modules.values() if child is not None)
+    return tuple(entries)
 
 
 def _centered(x: torch.Tensor) -> torch.Tensor:
@@ -426,19 +435,27 @@ _PROMPTS_PER_PASS = 8
 
 
 def predict_masks_lowrank(
-    decoder: MaskDecoder, cache: DecoderImageCache, sparse_prompt_embeddings: torch.Tensor
+    decoder: MaskDecoder,
+    cache: DecoderImageCache,
+    sparse_prompt_embeddings: torch.Tensor,
+    tokens: slice = slice(None),
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """All mask tokens: B x M x 4h x 4w logits and B x M IoU predictions, as `MaskDecoder.predict_masks`."""
+    """B x M x 4h x 4w logits and B x M IoU predictions of the mask tokens ``tokens`` (default: all, as
+    `MaskDecoder.predict_masks`). Only the selected masks are upscaled: multimask output skips token 0."""
     if sparse_prompt_embeddings.shape[0] <= _PROMPTS_PER_PASS:
-        return _predict_masks(decoder, cache, sparse_prompt_embeddings)
+        return _predict_masks(decoder, cache, sparse_prompt_embeddings, tokens)
     parts = [
-        _predict_masks(decoder, cache, part) for part in sparse_prompt_embeddings.split(_PROMPTS_PER_PASS)
+        _predict_masks(decoder, cache, part, tokens)
+        for part in sparse_prompt_embeddings.split(_PROMPTS_PER_PASS)
     ]
     return torch.cat([masks for masks, _ in parts]), torch.cat([iou for _, iou in parts])
 
 
 def _predict_masks(
-    decoder: MaskDecoder, cache: DecoderImageCache, sparse_prompt_embeddings: torch.Tensor
+    decoder: MaskDecoder,
+    cache: DecoderImageCache,
+    sparse_prompt_embeddings: torch.Tensor,
+    selected: slice,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     transformer = decoder.transformer
     batch = sparse_prompt_embeddings.shape[0]
@@ -460,7 +477,8 @@ def _predict_masks(
 
     iou_token_out = queries[:, 0, :]
     mask_tokens_out = queries[:, 1 : 1 + decoder.num_mask_tokens, :]
-    hyper_in = decoder.hypernetwork_inputs(mask_tokens_out)  # B x M x C/8
+    hyper_in = decoder.hypernetwork_inputs(mask_tokens_out)[:, selected]  # B x M x C/8
+    iou_pred = decoder.iou_prediction_head(iou_token_out)[:, selected]
     # First ConvTranspose2d: a ⊙ (S W1) + L (R W1) + b1, N x 4*C1 per prompt, a chunk of tokens at a time.
     assert state.scale is not None and state.left_t is not None
     scale, left_t = state.scale.reshape(batch, -1, 1), state.left_t
@@ -471,11 +489,11 @@ def _predict_masks(
             torch.addcmul(cache.upscale_shift, scale, cache.upscale_base) + left_t.transpose(1, 2) @ right_w
         )
         masks = decoder.upscale_and_dot(upscaled, hyper_in, height, width)
-        return masks, decoder.iou_prediction_head(iou_token_out)
+        return masks, iou_pred
 
     def conv1(b: int, tokens: slice) -> torch.Tensor:
         out = torch.addcmul(cache.upscale_shift, scale[b, tokens], cache.upscale_base[tokens])
         return out.addmm_(left_t[b, :, tokens].t(), right_w[b])
 
     masks = decoder.upscale_and_dot_chunked(conv1, hyper_in, height, width)
-    return masks, decoder.iou_prediction_head(iou_token_out)
+    return masks, iou_pred

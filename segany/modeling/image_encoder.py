@@ -10,6 +10,7 @@ from torch import nn
 
 from segany.modeling.common import LayerNorm2d, MLPBlock, drop_path
 from segany.modeling.vit_attention import Attention
+from segany.modeling.workspace import Workspace, workspace_for_inference
 
 
 def window_partition(x: torch.Tensor, window: int) -> tuple[torch.Tensor, tuple[int, int]]:
@@ -69,18 +70,20 @@ class Block(nn.Module):
         self.window_size = window_size
         self.drop_path_rate = drop_path_rate
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # x: B x H x W x C
+    def forward(self, x: torch.Tensor, workspace: Workspace | None = None) -> torch.Tensor:
+        """B x H x W x C -> B x H x W x C. ``workspace`` (inference only) holds the large intermediates."""
         shortcut = x
         x = self.norm1(x)
         if self.window_size > 0:
             hw = (x.shape[1], x.shape[2])
             x, padded_hw = window_partition(x, self.window_size)
-            x = self.attn(x)
+            x = self.attn(x, workspace)
             x = window_unpartition(x, self.window_size, padded_hw, hw)
         else:
-            x = self.attn(x)
+            x = self.attn(x, workspace)
         x = shortcut + drop_path(x, self.drop_path_rate, self.training)
+        if workspace is not None:
+            return x.add_(self.mlp.forward_into(self.norm2(x), workspace))
         return x + drop_path(self.mlp(self.norm2(x)), self.drop_path_rate, self.training)
 
 
@@ -150,8 +153,10 @@ class ImageEncoderViT(nn.Module):
         x = self.patch_embed(x)  # B x H x W x C
         if self.pos_embed is not None:
             x = x + self._pos_embed_for(x.shape[1], x.shape[2])
+        # Inference reuses one set of scratch buffers across the blocks (see segany.modeling.workspace).
+        workspace = workspace_for_inference()
         for block in self.blocks:
-            x = block(x)
+            x = block(x, workspace)
         return self.neck(x.permute(0, 3, 1, 2))
 
     def _pos_embed_for(self, height: int, width: int) -> torch.Tensor:

@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from segany.modeling.workspace import Workspace
+
 # Largest additive-bias chunk (elements) built at once on the fused path: 2^24 floats = 64 MiB.
 _MAX_BIAS_ELEMENTS = 1 << 24
 
@@ -112,22 +114,37 @@ class Attention(nn.Module):
             self.rel_pos_h = nn.Parameter(torch.zeros(2 * input_size[0] - 1, head_dim))
             self.rel_pos_w = nn.Parameter(torch.zeros(2 * input_size[1] - 1, head_dim))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, workspace: Workspace | None = None) -> torch.Tensor:
+        """B x H x W x C -> B x H x W x C; ``workspace`` (inference only) holds qkv and the bias."""
         batch, height, width, channels = x.shape
         tokens = height * width
         # B x HW x 3C -> 3 x B x heads x HW x head_dim
-        qkv = self.qkv(x).reshape(batch, tokens, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4)
+        qkv = self._qkv(x, workspace).reshape(batch, tokens, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)
         if self.fused:
-            out = self._fused_attention(q, k, v, (height, width))
+            out = self._fused_attention(q, k, v, (height, width), workspace)
         else:
             out = self._reference_attention(q, k, v, (height, width))
         # B x heads x HW x head_dim -> B x H x W x C
         out = out.transpose(1, 2).reshape(batch, height, width, channels)
         return self.proj(out)
 
+    def _qkv(self, x: torch.Tensor, workspace: Workspace | None) -> torch.Tensor:
+        if workspace is None:
+            return self.qkv(x)
+        rows = x.reshape(-1, x.shape[-1])
+        out = workspace.get("qkv", (rows.shape[0], self.qkv.out_features), rows)
+        if self.qkv.bias is None:
+            return torch.mm(rows, self.qkv.weight.t(), out=out)
+        return torch.addmm(self.qkv.bias, rows, self.qkv.weight.t(), out=out)
+
     def _fused_attention(
-        self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, hw: tuple[int, int]
+        self,
+        q: torch.Tensor,
+        k: torch.Tensor,
+        v: torch.Tensor,
+        hw: tuple[int, int],
+        workspace: Workspace | None = None,
     ) -> torch.Tensor:
         if not self.use_rel_pos:
             return F.scaled_dot_product_attention(q, k, v)
@@ -137,13 +154,18 @@ class Attention(nn.Module):
         batch_heads = q.shape[0] * q.shape[1]
         rows_per_chunk = max(1, _MAX_BIAS_ELEMENTS // (batch_heads * width * tokens))
         if rows_per_chunk >= height:
-            return F.scaled_dot_product_attention(q, k, v, attn_mask=_bias_from_terms(rel_h, rel_w))
+            whole = None if workspace is None else workspace.get("bias", (*rel_h.shape, width), rel_h)
+            return F.scaled_dot_product_attention(q, k, v, attn_mask=_bias_from_terms(rel_h, rel_w, whole))
         # Global attention on a large grid: attend chunks of query rows, each with its own slice of the bias,
         # built in one reused buffer.
         training = torch.is_grad_enabled() and q.requires_grad
-        buffer = (
-            None if training else rel_h.new_empty((*rel_h.shape[:2], rows_per_chunk, width, height, width))
-        )
+        chunk_shape = (*rel_h.shape[:2], rows_per_chunk, width, height, width)
+        if training:
+            buffer = None
+        elif workspace is not None:
+            buffer = workspace.get("bias", chunk_shape, rel_h)
+        else:
+            buffer = rel_h.new_empty(chunk_shape)
         outputs = []
         for row0 in range(0, height, rows_per_chunk):
             row1 = min(height, row0 + rows_per_chunk)

@@ -38,9 +38,9 @@ def low_rank_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     calls: list[int] = []
     original = mask_decoder_module.predict_masks_lowrank
 
-    def spy(decoder: Any, cache: Any, sparse: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def spy(decoder: Any, cache: Any, sparse: torch.Tensor, *args: Any) -> tuple[torch.Tensor, torch.Tensor]:
         calls.append(int(sparse.shape[0]))
-        return original(decoder, cache, sparse)
+        return original(decoder, cache, sparse, *args)
 
     monkeypatch.setattr(mask_decoder_module, "predict_masks_lowrank", spy)
     return calls
