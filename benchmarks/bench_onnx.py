@@ -3,9 +3,10 @@
     python benchmarks/bench_onnx.py                       # vit_b, random weights, cars.jpg (2250 x 1500)
     python benchmarks/bench_onnx.py --model vit_tiny --encoder-repeats 3
     python benchmarks/bench_onnx.py --checkpoint sam_vit_b_01ec64.pth --threads 2
+    python benchmarks/bench_onnx.py --model segany_small --checkpoint runs/segany_small/model.pt --threads 2
 
 Decoder rows (one positive point, 3 masks):
-  ort lowres        decoder_lowres.onnx alone: 4 x 256 x 256 logits, no upscaling
+  ort lowres        decoder_lowres.onnx alone: 4 low-res logit maps (256 x 256 for SAM), no upscaling
   ort lowrank       decoder_lowrank.onnx alone (same output, exact low-rank form), its image terms computed
                     once by decoder_prep.onnx (the "prep" row, once per image)
   ort official      decoder.onnx (the official contract), masks upscaled inside the graph to the photo size
@@ -13,6 +14,9 @@ Decoder rows (one positive point, 3 masks):
                     Pillow/numpy) + threshold
   torch predictor   segany SamPredictor.predict, the reference
 Encoder rows: one set_image (resize + encoder) with torch, ORT fp32 and ORT int8.
+Accuracy rows (with int8): mask IoU of the int8 export against fp32 on the photo and the repository's fixture
+photos, a grid of single-point prompts each. Random weights make int8 look worse than trained weights do:
+pass --checkpoint to measure a real model.
 Prints medians of wall time and of process CPU time (ms; CPU time sums all threads, and is the steadier number
 on a machine shared with other jobs) and each row's ratios to the torch row of its group.
 """
@@ -32,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 DEFAULT_IMAGE = Path("/work/shared/images/cars.jpg")
+FIXTURE_DIR = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -53,6 +58,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--no-int8", action="store_true", help="skip the int8 rows")
     parser.add_argument("--no-encoder", action="store_true", help="skip the encoder rows")
+    parser.add_argument(
+        "--no-accuracy", action="store_true", help="skip the int8 vs fp32 mask IoU on real photos"
+    )
+    parser.add_argument(
+        "--accuracy-points", type=int, default=4, help="point grid side per photo for the int8 accuracy rows"
+    )
     return parser.parse_args(argv)
 
 
@@ -177,13 +188,14 @@ def main(argv: list[str] | None = None) -> int:
     embedding = torch_predictor.get_image_embedding().cpu().numpy()
     for predictor in filter(None, (fp32, quantized)):
         predictor.set_image_embedding(embedding, (height, width))
+    low_res_hw = tuple(4 * side for side in embedding.shape[-2:])  # the decoder's mask frame
     point, label = np.array([[width * 0.45, height * 0.55]]), np.array([1])
     scale = np.array([fp32.input_size[1] / width, fp32.input_size[0] / height])  # pixels -> 1024 frame
     feeds = {
         "image_embeddings": embedding,
         "point_coords": np.array([[point[0] * scale, [0.0, 0.0]]], dtype=np.float32),
         "point_labels": np.array([[1.0, -1.0]], dtype=np.float32),
-        "mask_input": np.zeros((1, 1, 256, 256), np.float32),
+        "mask_input": np.zeros((1, 1, *low_res_hw), np.float32),
         "has_mask_input": np.zeros(1, np.float32),
     }
     lowres_session = fp32.decoder_session
@@ -242,13 +254,68 @@ def main(argv: list[str] | None = None) -> int:
         ("torch predictor predict", median_ms(lambda: torch_predictor.predict(point, label), args.repeats))
     )
     print_table(
-        f"decoder, one point, 3 masks at {width}x{height} (lowres rows: 256x256 only)",
+        f"decoder, one point, 3 masks at {width}x{height} (lowres rows: {low_res_hw[0]}x{low_res_hw[1]} only)",
         rows,
         "torch predictor predict",
     )
+    if quantized is not None and not args.no_accuracy:
+        print_int8_accuracy(fp32, quantized, [(image_name, image), *accuracy_photos()], args.accuracy_points)
     if temp is not None:
         temp.cleanup()
     return 0
+
+
+def accuracy_photos() -> list[tuple[str, np.ndarray]]:
+    """The repository's real fixture photos (beside the benchmark photo) for the int8 accuracy rows."""
+    from PIL import Image
+
+    photos = []
+    for path in sorted(FIXTURE_DIR.glob("*.jpg")):
+        with Image.open(path) as photo:
+            photos.append((path.name, np.asarray(photo.convert("RGB"))))
+    return photos
+
+
+def print_int8_accuracy(
+    fp32: object, quantized: object, photos: list[tuple[str, np.ndarray]], points_per_side: int
+) -> None:
+    """Mask IoU of the int8 export (int8 encoder + int8 decoder, each from its own set_image) vs fp32.
+
+    Prompts: a points_per_side x points_per_side grid of single positive points on each photo; all 3 multimask
+    outputs are compared at the photo's size. Pairs where both masks are empty count as IoU 1.
+    """
+    print(
+        f"\nint8 vs fp32 accuracy: {points_per_side}x{points_per_side} single-point prompts per photo, 3 masks each"
+    )
+    print(
+        f"  {'photo':<24}{'size':>12}{'masks':>7}{'mean IoU':>10}{'median':>9}{'min':>8}{'share >= 0.9':>14}"
+    )
+    everything = []
+    for name, photo in photos:
+        height, width = photo.shape[:2]
+        fp32.set_image(photo)
+        quantized.set_image(photo)
+        cells = (np.arange(points_per_side) + 0.5) / points_per_side
+        ious = []
+        for y in cells:
+            for x in cells:
+                point, label = np.array([[x * width, y * height]]), np.array([1])
+                reference = fp32.predict(point, label, multimask_output=True)[0]
+                candidate = quantized.predict(point, label, multimask_output=True)[0]
+                for a, b in zip(reference, candidate):
+                    union = np.count_nonzero(a | b)
+                    ious.append(1.0 if union == 0 else np.count_nonzero(a & b) / union)
+        everything += ious
+        values = np.array(ious)
+        print(
+            f"  {name:<24}{f'{width}x{height}':>12}{values.size:>7}{values.mean():>10.4f}"
+            f"{np.median(values):>9.4f}{values.min():>8.4f}{(values >= 0.9).mean():>14.2%}"
+        )
+    values = np.array(everything)
+    print(
+        f"  {'all':<24}{'':>12}{values.size:>7}{values.mean():>10.4f}{np.median(values):>9.4f}"
+        f"{values.min():>8.4f}{(values >= 0.9).mean():>14.2%}"
+    )
 
 
 if __name__ == "__main__":

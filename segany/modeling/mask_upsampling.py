@@ -76,6 +76,12 @@ def upscale_masks_binary(
     batch, count = low_res.shape[:2]
     source = low_res.detach().reshape(batch * count, *low_res.shape[-2:]).numpy()
     out = np.empty((batch * count, *original_size), dtype=bool)
+    # One pair of float buffers for all maps: a fresh full-size float map per mask costs its page faults.
+    stage1 = np.empty((image_size, image_size), dtype=np.float32)
+    full = np.empty(original_size, dtype=np.float32)
     for index, logits in enumerate(source):
-        np.greater(_cv2_upscale_one(logits, image_size, input_size, original_size), threshold, out=out[index])
+        cv2.resize(logits, (image_size, image_size), dst=stage1, interpolation=cv2.INTER_LINEAR)
+        cropped = stage1[: input_size[0], : input_size[1]]
+        cv2.resize(cropped, (original_size[1], original_size[0]), dst=full, interpolation=cv2.INTER_LINEAR)
+        np.greater(full, threshold, out=out[index])
     return out.reshape(batch, count, *original_size)

@@ -79,6 +79,39 @@ def upscale_logits(
     return _upscale_pillow(low_res, image_size, input_size, original_size)
 
 
+def upscale_masks(
+    low_res: np.ndarray,
+    image_size: int,
+    input_size: tuple[int, int],
+    original_size: tuple[int, int],
+    threshold: float,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """M x h x w logits -> M x H x W bool masks (upscaled logit > threshold), as `upscale_logits(...) > t`.
+
+    With OpenCV, one H x W float buffer is reused for all maps and each comparison writes straight into
+    ``out`` (M x H x W bool, allocated when None): the float logits of all masks never exist at once.
+    """
+    low_res = np.ascontiguousarray(low_res, dtype=np.float32)
+    if low_res.ndim != 3:
+        raise ValueError(f"low_res must be M x h x w, got shape {low_res.shape}")
+    input_size = (int(input_size[0]), int(input_size[1]))
+    original_size = (int(original_size[0]), int(original_size[1]))
+    if out is None:
+        out = np.empty((low_res.shape[0], *original_size), dtype=np.bool_)
+    if _CV2 is None:
+        np.greater(_upscale_pillow(low_res, image_size, input_size, original_size), threshold, out=out)
+        return out
+    stage1 = np.empty((image_size, image_size), dtype=np.float32)
+    full = np.empty(original_size, dtype=np.float32)
+    for index, logits in enumerate(low_res):
+        _CV2.resize(logits, (image_size, image_size), dst=stage1, interpolation=_CV2.INTER_LINEAR)
+        cropped = stage1[: input_size[0], : input_size[1]]
+        _CV2.resize(cropped, (original_size[1], original_size[0]), dst=full, interpolation=_CV2.INTER_LINEAR)
+        np.greater(full, threshold, out=out[index])
+    return out
+
+
 def _upscale_cv2(
     low_res: np.ndarray, image_size: int, input_size: tuple[int, int], original_size: tuple[int, int]
 ) -> np.ndarray:

@@ -30,7 +30,13 @@ from segany.onnx.contract import (
     ExportMetadata,
     int8_name,
 )
-from segany.onnx.image_ops import resize_longest_side, resized_shape, scale_coords, upscale_logits
+from segany.onnx.image_ops import (
+    resize_longest_side,
+    resized_shape,
+    scale_coords,
+    upscale_logits,
+    upscale_masks,
+)
 from segany.prompt_checks import check_boxes, check_mask_input, check_points
 
 LABEL_PAD = -1.0
@@ -295,6 +301,8 @@ class OnnxPredictor:
 
         selected = slice(1, None) if multimask_output else slice(0, 1)
         all_masks, all_scores, all_logits = [], [], []
+        # Binary masks are written in place, one prompt at a time (no float maps of all prompts).
+        binary: np.ndarray | None = None
         for index in range(count):
             prompt_coords, prompt_labels = self._sparse_prompt(
                 None if coords is None else coords[index],
@@ -305,11 +313,25 @@ class OnnxPredictor:
                 prompt_coords, prompt_labels, None if masks_in is None else masks_in[index : index + 1]
             )
             logits, scores = logits[selected], scores[selected]
-            full = upscale_logits(logits, self.image_size, state.input_size, state.original_size)
-            all_masks.append(full if return_logits else full > self.mask_threshold)
+            if return_logits:
+                all_masks.append(
+                    upscale_logits(logits, self.image_size, state.input_size, state.original_size)
+                )
+            else:
+                if binary is None:
+                    binary = np.empty((count, logits.shape[0], *state.original_size), dtype=np.bool_)
+                upscale_masks(
+                    logits,
+                    self.image_size,
+                    state.input_size,
+                    state.original_size,
+                    self.mask_threshold,
+                    out=binary[index],
+                )
             all_scores.append(scores)
             all_logits.append(logits)
-        return np.stack(all_masks), np.stack(all_scores), np.stack(all_logits)
+        masks = binary if binary is not None else np.stack(all_masks)
+        return masks, np.stack(all_scores), np.stack(all_logits)
 
     @staticmethod
     def _sparse_prompt(

@@ -11,8 +11,15 @@ import torch
 from onnx_testing import load_photo, mask_agreement, max_abs_diff, session_options
 
 from segany.modeling.mask_upsampling import upscale_mask_logits
+from segany.onnx import image_ops
 from segany.onnx.contract import METADATA_FILE, ExportMetadata
-from segany.onnx.image_ops import resize_longest_side, resized_shape, scale_coords, upscale_logits
+from segany.onnx.image_ops import (
+    resize_longest_side,
+    resized_shape,
+    scale_coords,
+    upscale_logits,
+    upscale_masks,
+)
 from segany.onnx.runtime import ImageNotSetError, OnnxPredictor
 from segany.predictor import SamPredictor
 from segany.transforms import ResizeLongestSide
@@ -57,6 +64,27 @@ def test_upscale_logits_matches_torch(use_cv2: bool, original: tuple[int, int]) 
     # and equal to what the torch predictor's own (OpenCV) path produces
     predictor_path = upscale_mask_logits(low_res, 1024, input_size, original)[0].numpy()
     assert max_abs_diff(ours, predictor_path) <= 1e-4
+
+
+@pytest.mark.parametrize("use_cv2", [True, False], ids=["cv2", "pillow_numpy"])
+@pytest.mark.parametrize("original", [(1500, 2250), (427, 280), (2000, 90)])
+def test_upscale_masks_equals_thresholded_logits(
+    use_cv2: bool, original: tuple[int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The in-place binary path gives exactly `upscale_logits(...) > threshold` (same kernels, same values)."""
+    if not use_cv2:
+        monkeypatch.setattr(image_ops, "_CV2", None)
+    rng = np.random.default_rng(1)
+    low_res = rng.normal(0.0, 3.0, (3, 256, 256)).astype(np.float32)
+    input_size = resized_shape(*original, 1024)
+    expected = upscale_logits(low_res, 1024, input_size, original) > 0.5
+    out = np.ones((3, *original), dtype=np.bool_)
+    masks = upscale_masks(low_res, 1024, input_size, original, 0.5, out=out)
+    assert masks is out
+    np.testing.assert_array_equal(masks, expected)
+    np.testing.assert_array_equal(upscale_masks(low_res, 1024, input_size, original, 0.5), expected)
+    with pytest.raises(ValueError, match="M x h x w"):
+        upscale_masks(low_res[0], 1024, input_size, original, 0.5)
 
 
 def test_upscale_logits_rejects_bad_shapes() -> None:
