@@ -82,7 +82,7 @@ class Block(nn.Module):
         else:
             x = self.attn(x, workspace)
         x = shortcut + drop_path(x, self.drop_path_rate, self.training)
-        if workspace is not None:
+        if workspace is not None and not (self.training and self.drop_path_rate > 0.0):
             return x.add_(self.mlp.forward_into(self.norm2(x), workspace))
         return x + drop_path(self.mlp(self.norm2(x)), self.drop_path_rate, self.training)
 
