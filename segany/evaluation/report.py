@@ -47,7 +47,9 @@ def miou_rows(results: Sequence[ObjectResult], click_counts: Sequence[int] = CLI
         groups.setdefault((r.dataset, r.method), []).append(r)
     rows: list[MiouRow] = []
     for (dataset, method), items in groups.items():
-        for selection in dict.fromkeys(s for r in items for s in r.click_ious):
+        # A box-only run (no click selections) still gets its most-confident row, with the box column.
+        selections = list(dict.fromkeys(s for r in items for s in r.click_ious)) or ["most_confident"]
+        for selection in selections:
             values: dict[str, float] = {}
             for n in click_counts:
                 ious = [

@@ -24,6 +24,7 @@ from typing import Any
 EXAMPLES = """
   segany eval --model runs/horses --data shared:horses:test --out eval/horses
   segany eval --model vit_b --data shared:davis:test --data shared:camvid:test --max-objects 5 --out eval/vit_b
+  segany eval --model runs/segany_small --data shared:camvid:test --max-clicks 5 --grabcut-max-clicks 0 --out eval/c
 """
 DEFAULT_GRABCUT_MAX_SIDE = 512
 
@@ -54,6 +55,13 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="also evaluate the GrabCut baselines (default on)",
+    )
+    parser.add_argument(
+        "--grabcut-max-clicks",
+        type=int,
+        default=None,
+        help="clicks per object for the GrabCut baseline (default: --max-clicks; 0 runs its box row only, the "
+        "cheap one)",
     )
     parser.add_argument(
         "--grabcut-max-side",
@@ -121,6 +129,11 @@ def run_eval(args: argparse.Namespace) -> int:
     if max_clicks < 1:
         raise ValueError(f"--max-clicks must be >= 1, got {max_clicks}")
     grabcut = True if args.grabcut is None else bool(args.grabcut)
+    grabcut_clicks = max_clicks if args.grabcut_max_clicks is None else args.grabcut_max_clicks
+    if not 0 <= grabcut_clicks <= max_clicks:
+        raise ValueError(
+            f"--grabcut-max-clicks must be in 0..--max-clicks ({max_clicks}), got {grabcut_clicks}"
+        )
     seed = 0 if args.seed is None else args.seed
     device = resolve_device(args.device)
     sam, model_name = load_eval_model(args.model, args.arch, device)
@@ -136,6 +149,17 @@ def run_eval(args: argparse.Namespace) -> int:
         "max_objects_per_image": args.max_objects,
         "seed": seed,
     }
+    settings = {k: v for k, v in vars(args).items() if not callable(v)}
+    settings.update(
+        method=method,
+        max_clicks=max_clicks,
+        grabcut=grabcut,
+        grabcut_max_clicks=grabcut_clicks,
+        seed=seed,
+        device=str(device),
+    )
+    (out / "eval_config.json").write_text(json.dumps(settings, indent=2, default=str) + "\n")
+    md_path = None
     for spec in args.data:
         source = parse_source(spec, args.shared_root)
         dataset = _dataset_name(spec)
@@ -143,21 +167,25 @@ def run_eval(args: argparse.Namespace) -> int:
         results += evaluate_reader(predictor, source.reader, method, dataset, **common)
         if grabcut:
             results += evaluate_reader(
-                baseline, source.reader, "GrabCut", dataset, selections=("most_confident",), **common
+                baseline,
+                source.reader,
+                "GrabCut",
+                dataset,
+                selections=("most_confident",) if grabcut_clicks > 0 else (),
+                **{**common, "max_clicks": max(1, grabcut_clicks)},
             )
         if not quiet:
             print(f"segany eval: {dataset}: {time.perf_counter() - started:.1f} s", file=sys.stderr)
-    if not results:
+        if results:
+            # Tables after every dataset: a long evaluation stopped midway keeps what it finished.
+            md_path, _ = write_tables(results, out)
+            write_object_csv(results, out / "objects.csv")
+    if md_path is None:
         raise ValueError("the data sources hold no objects to evaluate")
-    md_path, _ = write_tables(results, out)
-    write_object_csv(results, out / "objects.csv")
     try:
         plot_miou(results, out / "miou.png")
     except ImportError as error:
         print(f"segany eval: warning: no plot ({error})", file=sys.stderr)
-    settings = {k: v for k, v in vars(args).items() if not callable(v)}
-    settings.update(method=method, max_clicks=max_clicks, grabcut=grabcut, seed=seed, device=str(device))
-    (out / "eval_config.json").write_text(json.dumps(settings, indent=2, default=str) + "\n")
     print(md_path.read_text())
     return 0
 

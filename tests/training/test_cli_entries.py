@@ -85,6 +85,79 @@ def test_eval_entry_scores_the_model_and_grabcut(trained_run, tmp_path, capsys):
     assert settings["method"] == "run" and settings["grabcut"] is True
 
 
+def test_eval_grabcut_box_only_and_tables_per_dataset(trained_run, tmp_path, capsys):
+    """--grabcut-max-clicks 0: GrabCut runs its box row only (no click columns); the model keeps its clicks."""
+    out = tmp_path / "eval_box"
+    code = eval_main(
+        [
+            "--model",
+            str(trained_run),
+            "--data",
+            f"folder:{SEGDATA / 'weizmann_horse'}",
+            "--out",
+            str(out),
+            "--max-clicks",
+            "2",
+            "--grabcut-max-clicks",
+            "0",
+            "--max-images",
+            "1",
+            "--device",
+            "cpu",
+            "-q",
+        ]
+    )
+    assert code == 0
+    capsys.readouterr()
+    with open(out / "miou.csv", newline="") as f:
+        rows = {r["method"]: r for r in csv.DictReader(f)}
+    assert set(rows) == {"run", "run (oracle)", "GrabCut"}
+    assert 0.0 <= float(rows["GrabCut"]["box"]) <= 1.0
+    assert rows["GrabCut"]["1"] == "" and rows["run"]["2"] != ""
+    assert json.loads((out / "eval_config.json").read_text())["grabcut_max_clicks"] == 0
+    with pytest.raises(ValueError, match="grabcut-max-clicks"):
+        eval_main(
+            [
+                "--model",
+                str(trained_run),
+                "--data",
+                f"folder:{SEGDATA / 'weizmann_horse'}",
+                "--out",
+                str(tmp_path / "bad"),
+                "--max-clicks",
+                "2",
+                "--grabcut-max-clicks",
+                "3",
+                "-q",
+            ]
+        )
+
+
+def test_eval_keeps_finished_datasets_when_a_later_one_fails(trained_run, tmp_path, capsys):
+    out = tmp_path / "eval_partial"
+    with pytest.raises((FileNotFoundError, ValueError)):
+        eval_main(
+            [
+                "--model",
+                str(trained_run),
+                "--data",
+                f"folder:{SEGDATA / 'weizmann_horse'}",
+                "--data",
+                f"folder:{tmp_path / 'missing'}",
+                "--out",
+                str(out),
+                "--max-clicks",
+                "1",
+                "--no-grabcut",
+                "--max-images",
+                "1",
+                "-q",
+            ]
+        )
+    capsys.readouterr()
+    assert "weizmann_horse" in (out / "miou.md").read_text() and (out / "objects.csv").is_file()
+
+
 def test_eval_arguments_require_data_and_out():
     parser = argparse.ArgumentParser()
     add_eval_arguments(parser)
