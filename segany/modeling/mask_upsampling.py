@@ -9,10 +9,12 @@ thresholded variant writes straight into a bool array so the full-size float log
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+# The CPU path shares the torch-free runtime's OpenCV kernels (segany.onnx imports them lazily: no cycle).
+from segany.onnx.image_ops import upscale_logits, upscale_masks
 
 
 def _torch_upscale(
@@ -21,15 +23,6 @@ def _torch_upscale(
     masks = F.interpolate(low_res, (image_size, image_size), mode="bilinear", align_corners=False)
     masks = masks[..., : input_size[0], : input_size[1]]
     return F.interpolate(masks, original_size, mode="bilinear", align_corners=False)
-
-
-def _cv2_upscale_one(
-    low_res: np.ndarray, image_size: int, input_size: tuple[int, int], original_size: tuple[int, int]
-) -> np.ndarray:
-    """One 2-D float32 logit map -> H x W float32 logits."""
-    full = cv2.resize(low_res, (image_size, image_size), interpolation=cv2.INTER_LINEAR)
-    cropped = full[: input_size[0], : input_size[1]]
-    return cv2.resize(cropped, (original_size[1], original_size[0]), interpolation=cv2.INTER_LINEAR)
 
 
 def _uses_cv2(low_res: torch.Tensor) -> bool:
@@ -54,9 +47,7 @@ def upscale_mask_logits(
         return _torch_upscale(low_res, image_size, input_size, original_size)
     batch, count = low_res.shape[:2]
     source = low_res.detach().reshape(batch * count, *low_res.shape[-2:]).numpy()
-    out = np.empty((batch * count, *original_size), dtype=np.float32)
-    for index, logits in enumerate(source):
-        out[index] = _cv2_upscale_one(logits, image_size, input_size, original_size)
+    out = upscale_logits(source, image_size, input_size, original_size, use_cv2=True)
     return torch.from_numpy(out).reshape(batch, count, *original_size)
 
 
@@ -75,13 +66,5 @@ def upscale_masks_binary(
         return (upscaled > threshold).cpu().numpy()
     batch, count = low_res.shape[:2]
     source = low_res.detach().reshape(batch * count, *low_res.shape[-2:]).numpy()
-    out = np.empty((batch * count, *original_size), dtype=bool)
-    # One pair of float buffers for all maps: a fresh full-size float map per mask costs its page faults.
-    stage1 = np.empty((image_size, image_size), dtype=np.float32)
-    full = np.empty(original_size, dtype=np.float32)
-    for index, logits in enumerate(source):
-        cv2.resize(logits, (image_size, image_size), dst=stage1, interpolation=cv2.INTER_LINEAR)
-        cropped = stage1[: input_size[0], : input_size[1]]
-        cv2.resize(cropped, (original_size[1], original_size[0]), dst=full, interpolation=cv2.INTER_LINEAR)
-        np.greater(full, threshold, out=out[index])
+    out = upscale_masks(source, image_size, input_size, original_size, threshold)
     return out.reshape(batch, count, *original_size)
