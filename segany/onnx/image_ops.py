@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
@@ -51,6 +52,16 @@ def _load_cv2() -> Any | None:
 _CV2 = _load_cv2()
 
 
+def _checked_maps(
+    low_res: np.ndarray, input_size: tuple[int, int], original_size: tuple[int, int]
+) -> tuple[np.ndarray, tuple[int, int], tuple[int, int]]:
+    """(M x h x w float32 maps, input_size, original_size as int pairs); ValueError for another shape."""
+    low_res = np.ascontiguousarray(low_res, dtype=np.float32)
+    if low_res.ndim != 3:
+        raise ValueError(f"low_res must be M x h x w, got shape {low_res.shape}")
+    return low_res, (int(input_size[0]), int(input_size[1])), (int(original_size[0]), int(original_size[1]))
+
+
 def upscale_logits(
     low_res: np.ndarray,
     image_size: int,
@@ -65,18 +76,17 @@ def upscale_logits(
         original_size: (H, W) of the original image.
         use_cv2: force (True) or forbid (False) OpenCV; None uses it when it is installed.
     """
-    low_res = np.ascontiguousarray(low_res, dtype=np.float32)
-    if low_res.ndim != 3:
-        raise ValueError(f"low_res must be M x h x w, got shape {low_res.shape}")
-    input_size = (int(input_size[0]), int(input_size[1]))
-    original_size = (int(original_size[0]), int(original_size[1]))
+    low_res, input_size, original_size = _checked_maps(low_res, input_size, original_size)
     if use_cv2 is None:
         use_cv2 = _CV2 is not None
-    if use_cv2:
-        if _CV2 is None:
-            raise ImportError("use_cv2=True needs OpenCV: pip install opencv-python-headless")
-        return _upscale_cv2(low_res, image_size, input_size, original_size)
-    return _upscale_pillow(low_res, image_size, input_size, original_size)
+    if not use_cv2:
+        return _upscale_pillow(low_res, image_size, input_size, original_size)
+    if _CV2 is None:
+        raise ImportError("use_cv2=True needs OpenCV: pip install opencv-python-headless")
+    out = np.empty((low_res.shape[0], *original_size), dtype=np.float32)
+    for index, full in enumerate(_cv2_maps(low_res, image_size, input_size, original_size)):
+        out[index] = full
+    return out
 
 
 def upscale_masks(
@@ -92,39 +102,33 @@ def upscale_masks(
     With OpenCV, one H x W float buffer is reused for all maps and each comparison writes straight into
     ``out`` (M x H x W bool, allocated when None): the float logits of all masks never exist at once.
     """
-    low_res = np.ascontiguousarray(low_res, dtype=np.float32)
-    if low_res.ndim != 3:
-        raise ValueError(f"low_res must be M x h x w, got shape {low_res.shape}")
-    input_size = (int(input_size[0]), int(input_size[1]))
-    original_size = (int(original_size[0]), int(original_size[1]))
+    low_res, input_size, original_size = _checked_maps(low_res, input_size, original_size)
     if out is None:
         out = np.empty((low_res.shape[0], *original_size), dtype=np.bool_)
     if _CV2 is None:
         np.greater(_upscale_pillow(low_res, image_size, input_size, original_size), threshold, out=out)
         return out
-    stage1 = np.empty((image_size, image_size), dtype=np.float32)
-    full = np.empty(original_size, dtype=np.float32)
-    for index, logits in enumerate(low_res):
-        _CV2.resize(logits, (image_size, image_size), dst=stage1, interpolation=_CV2.INTER_LINEAR)
-        cropped = stage1[: input_size[0], : input_size[1]]
-        _CV2.resize(cropped, (original_size[1], original_size[0]), dst=full, interpolation=_CV2.INTER_LINEAR)
+    for index, full in enumerate(_cv2_maps(low_res, image_size, input_size, original_size)):
         np.greater(full, threshold, out=out[index])
     return out
 
 
-def _upscale_cv2(
+def _cv2_maps(
     low_res: np.ndarray, image_size: int, input_size: tuple[int, int], original_size: tuple[int, int]
-) -> np.ndarray:
-    out = np.empty((low_res.shape[0], *original_size), dtype=np.float32)
-    # One map at a time: cv2 keeps the same half-pixel bilinear kernel for any channel count, but planar
-    # maps avoid an interleave/de-interleave copy of the large output.
-    for index, logits in enumerate(low_res):
-        full = _CV2.resize(logits, (image_size, image_size), interpolation=_CV2.INTER_LINEAR)
-        cropped = full[: input_size[0], : input_size[1]]
-        out[index] = _CV2.resize(
-            cropped, (original_size[1], original_size[0]), interpolation=_CV2.INTER_LINEAR
-        )
-    return out
+) -> Iterator[np.ndarray]:
+    """Each map upscaled with OpenCV, yielded in ONE reused H x W float32 buffer (read it before the next).
+
+    One map at a time: cv2 keeps the same half-pixel bilinear kernel for any channel count, but planar maps
+    avoid an interleave/de-interleave copy of the large output; reusing the buffers avoids a fresh (page-
+    faulting) full-size allocation per map.
+    """
+    stage1 = np.empty((image_size, image_size), dtype=np.float32)
+    full = np.empty(original_size, dtype=np.float32)
+    for logits in low_res:
+        _CV2.resize(logits, (image_size, image_size), dst=stage1, interpolation=_CV2.INTER_LINEAR)
+        cropped = stage1[: input_size[0], : input_size[1]]
+        _CV2.resize(cropped, (original_size[1], original_size[0]), dst=full, interpolation=_CV2.INTER_LINEAR)
+        yield full
 
 
 @lru_cache(maxsize=32)
