@@ -54,25 +54,19 @@ def test_train_entry_writes_a_run(trained_run):
     assert json.loads((trained_run / "config.json").read_text())["steps"] == 2
 
 
+HORSES = f"folder:{SEGDATA / 'weizmann_horse'}"
+
+
+def _eval(run, out, *options):
+    """`segany eval` of the trained run on one horse image, quiet, on CPU, plus options."""
+    return eval_main(
+        ["--model", str(run), "--out", str(out), "--max-images", "1", "--device", "cpu", "-q", *options]
+    )
+
+
 def test_eval_entry_scores_the_model_and_grabcut(trained_run, tmp_path, capsys):
     out = tmp_path / "eval"
-    code = eval_main(
-        [
-            "--model",
-            str(trained_run),
-            "--data",
-            f"folder:{SEGDATA / 'weizmann_horse'}",
-            "--out",
-            str(out),
-            "--max-clicks",
-            "3",
-            "--max-images",
-            "1",
-            "--device",
-            "cpu",
-            "-q",
-        ]
-    )
+    code = _eval(trained_run, out, "--data", HORSES, "--max-clicks", "3")
     assert code == 0
     printed = capsys.readouterr().out
     assert "| run |" in printed and "| GrabCut |" in printed and "run (oracle)" in printed
@@ -88,25 +82,7 @@ def test_eval_entry_scores_the_model_and_grabcut(trained_run, tmp_path, capsys):
 def test_eval_grabcut_box_only_and_tables_per_dataset(trained_run, tmp_path, capsys):
     """--grabcut-max-clicks 0: GrabCut runs its box row only (no click columns); the model keeps its clicks."""
     out = tmp_path / "eval_box"
-    code = eval_main(
-        [
-            "--model",
-            str(trained_run),
-            "--data",
-            f"folder:{SEGDATA / 'weizmann_horse'}",
-            "--out",
-            str(out),
-            "--max-clicks",
-            "2",
-            "--grabcut-max-clicks",
-            "0",
-            "--max-images",
-            "1",
-            "--device",
-            "cpu",
-            "-q",
-        ]
-    )
+    code = _eval(trained_run, out, "--data", HORSES, "--max-clicks", "2", "--grabcut-max-clicks", "0")
     assert code == 0
     capsys.readouterr()
     with open(out / "miou.csv", newline="") as f:
@@ -116,43 +92,24 @@ def test_eval_grabcut_box_only_and_tables_per_dataset(trained_run, tmp_path, cap
     assert rows["GrabCut"]["1"] == "" and rows["run"]["2"] != ""
     assert json.loads((out / "eval_config.json").read_text())["grabcut_max_clicks"] == 0
     with pytest.raises(ValueError, match="grabcut-max-clicks"):
-        eval_main(
-            [
-                "--model",
-                str(trained_run),
-                "--data",
-                f"folder:{SEGDATA / 'weizmann_horse'}",
-                "--out",
-                str(tmp_path / "bad"),
-                "--max-clicks",
-                "2",
-                "--grabcut-max-clicks",
-                "3",
-                "-q",
-            ]
+        _eval(
+            trained_run, tmp_path / "bad", "--data", HORSES, "--max-clicks", "2", "--grabcut-max-clicks", "3"
         )
 
 
 def test_eval_keeps_finished_datasets_when_a_later_one_fails(trained_run, tmp_path, capsys):
     out = tmp_path / "eval_partial"
     with pytest.raises((FileNotFoundError, ValueError)):
-        eval_main(
-            [
-                "--model",
-                str(trained_run),
-                "--data",
-                f"folder:{SEGDATA / 'weizmann_horse'}",
-                "--data",
-                f"folder:{tmp_path / 'missing'}",
-                "--out",
-                str(out),
-                "--max-clicks",
-                "1",
-                "--no-grabcut",
-                "--max-images",
-                "1",
-                "-q",
-            ]
+        _eval(
+            trained_run,
+            out,
+            "--data",
+            HORSES,
+            "--data",
+            f"folder:{tmp_path / 'missing'}",
+            "--max-clicks",
+            "1",
+            "--no-grabcut",
         )
     capsys.readouterr()
     assert "weizmann_horse" in (out / "miou.md").read_text() and (out / "objects.csv").is_file()
