@@ -83,7 +83,10 @@ class Trainer:
         self.run_dir = Path(cfg.out_dir)
         torch.manual_seed(cfg.seed)
         self.sam = model if model is not None else build_model(cfg)
-        if cfg.init_checkpoint:
+        resume_path = self._resume_path()
+        # A resumed run restores its own weights, so the initial checkpoint is neither needed nor read
+        # (it may have been pruned since the run began).
+        if cfg.init_checkpoint and resume_path is None:
             load_checkpoint(self.sam, cfg.init_checkpoint, strict=cfg.init_strict)
         self.sam.to(self.device)
         self.simulation = InteractiveSimulation(
@@ -114,7 +117,6 @@ class Trainer:
         self.loader = TrainLoader(
             sources, prepare, cfg.seed, self.dist.rank, self.dist.world_size, cfg.num_workers
         )
-        resume_path = self._resume_path()
         if resume_path is not None:
             self.load_checkpoint(resume_path)
         self.engine: nn.Module = self.simulation

@@ -119,6 +119,22 @@ def test_finetune_starts_from_the_checkpoint_and_needs_one(tmp_path):
         Trainer(tiny_config(tmp_path / "ft2", mode="finetune"))
 
 
+
+def test_a_resumed_run_does_not_read_its_initial_checkpoint_again(tmp_path):
+    # The initial checkpoint may be pruned once the run has begun; resuming restores the run's own weights.
+    start = tmp_path / "start.pth"
+    torch.save(build_model(tiny_config(tmp_path)).state_dict(), start)
+    common = {"mode": "finetune", "init_checkpoint": str(start), "seed": 123}
+    first = Trainer(tiny_config(tmp_path / "ft", steps=1, **common))
+    first.train()
+    trained = params(first.sam)
+    start.unlink()
+    resumed = Trainer(tiny_config(tmp_path / "ft", steps=2, resume="auto", **common))
+    assert resumed.step == 1
+    assert all(torch.equal(v, trained[k]) for k, v in params(resumed.sam).items())
+    with pytest.raises(Exception, match="start.pth"):  # a fresh run still needs it
+        Trainer(tiny_config(tmp_path / "ft_new", steps=1, **common))
+
 class PatchConvEncoder(nn.Module):
     """A non-ViT encoder: 16 x 16 patches -> 32 channels."""
 
