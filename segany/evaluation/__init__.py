@@ -4,7 +4,15 @@ everything-mode proposal recall."""
 from segany.evaluation.clicks import Click, boundary_distance, deepest_point, first_click, next_click
 from segany.evaluation.grabcut import GrabCutPredictor
 from segany.evaluation.metrics import mask_iou, mask_to_box_xyxy, mean_iou
-from segany.evaluation.proposals import ProposalRecall, average_recall, mask_iou_matrix
+from segany.evaluation.proposals import (
+    PAPER_PROPOSAL_SETTINGS,
+    ProposalRecall,
+    ProposalResult,
+    average_recall,
+    evaluate_proposals,
+    mask_iou_matrix,
+    write_proposal_tables,
+)
 from segany.evaluation.protocol import (
     CLICK_COUNTS,
     SELECTIONS,
@@ -18,6 +26,7 @@ from segany.evaluation.report import MiouRow, miou_rows, plot_miou, write_object
 
 __all__ = [
     "CLICK_COUNTS",
+    "PAPER_PROPOSAL_SETTINGS",
     "SELECTIONS",
     "Click",
     "GrabCutPredictor",
@@ -25,10 +34,12 @@ __all__ = [
     "ObjectResult",
     "PromptPredictor",
     "ProposalRecall",
+    "ProposalResult",
     "average_recall",
     "boundary_distance",
     "deepest_point",
     "evaluate_box",
+    "evaluate_proposals",
     "evaluate_reader",
     "first_click",
     "mask_iou",
@@ -40,5 +51,6 @@ __all__ = [
     "plot_miou",
     "simulate_clicks",
     "write_object_csv",
+    "write_proposal_tables",
     "write_tables",
 ]

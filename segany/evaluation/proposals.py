@@ -8,7 +8,10 @@ division; AR@k is the mean of the recalls over the 10 thresholds. Mask IoUs come
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import csv
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -121,3 +124,93 @@ def average_recall(pred_masks: Sequence[Any], gt_masks: Sequence[Any], max_propo
     meter = ProposalRecall(max_proposals=(max_proposals,))
     meter.add(pred_masks, gt_masks)
     return meter.result()[max_proposals]
+
+
+# The paper's object-proposal setting (SAM_NOTES section 6): a 64 x 64 point grid, no crops, no predicted-IoU
+# or stability filter, box NMS at 0.9; proposals ranked by predicted IoU.
+PAPER_PROPOSAL_SETTINGS: dict[str, Any] = {
+    "points_per_side": 64,
+    "crop_n_layers": 0,
+    "pred_iou_thresh": 0.0,
+    "stability_score_thresh": 0.0,
+    "box_nms_thresh": 0.9,
+}
+
+
+@dataclass
+class ProposalResult:
+    """AR@k of one method on one dataset, with what it was measured on."""
+
+    dataset: str
+    method: str
+    n_images: int
+    n_gt: int
+    mean_proposals: float  # proposals per image before the top-k cut
+    recall: dict[int, float]  # k -> AR@k as a fraction
+
+
+def evaluate_proposals(
+    generate: Callable[[np.ndarray], list[dict[str, Any]]],
+    reader: Any,
+    method: str,
+    dataset: str,
+    max_samples: int | None = None,
+    max_proposals: Sequence[int] = MAX_PROPOSALS,
+) -> ProposalResult:
+    """Everything-mode proposal recall over (the first max_samples) images of a reader.
+
+    Args:
+        generate: image (H x W x 3 uint8 RGB) -> records with "segmentation" (H x W bool or COCO RLE) and
+            "predicted_iou", e.g. `SamAutomaticMaskGenerator(...).generate`.
+        reader: indexable (image, GT masks, meta) samples, as `segany.data` readers; images without GT
+            masks are skipped.
+    """
+    meter = ProposalRecall(max_proposals=max_proposals)
+    n = len(reader) if max_samples is None else min(max_samples, len(reader))
+    counts: list[int] = []
+    for i in range(n):
+        image, gt_masks, _ = reader[i]
+        if not gt_masks:
+            continue
+        records = sorted(generate(image), key=lambda r: -float(r["predicted_iou"]))
+        meter.add([r["segmentation"] for r in records], gt_masks)
+        counts.append(len(records))
+    return ProposalResult(
+        dataset=dataset,
+        method=method,
+        n_images=meter.num_images,
+        n_gt=meter.num_gt,
+        mean_proposals=float(np.mean(counts)) if counts else 0.0,
+        recall=meter.result(),
+    )
+
+
+def write_proposal_tables(results: Sequence[ProposalResult], out_dir: str | Path) -> Path:
+    """<out_dir>/proposals.md (AR in %) and proposals.csv (fractions); returns the markdown path."""
+    if not results:
+        raise ValueError("results must hold at least one ProposalResult, got none")
+    ks = sorted({k for r in results for k in r.recall})
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    header = ["dataset", "method", "images", "GT masks", "proposals / image"] + [f"AR@{k}" for k in ks]
+    lines = [
+        "# Everything-mode proposal recall (%)",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+    ]
+    for r in results:
+        cells = [r.dataset, r.method, str(r.n_images), str(r.n_gt), f"{r.mean_proposals:.0f}"]
+        cells += [f"{100 * r.recall[k]:.1f}" if k in r.recall else "" for k in ks]
+        lines.append("| " + " | ".join(cells) + " |")
+    md_path = out / "proposals.md"
+    md_path.write_text("\n".join(lines) + "\n")
+    with open(out / "proposals.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["dataset", "method", "n_images", "n_gt", "mean_proposals"] + [f"ar_{k}" for k in ks])
+        for r in results:
+            writer.writerow(
+                [r.dataset, r.method, r.n_images, r.n_gt, f"{r.mean_proposals:.2f}"]
+                + [f"{r.recall[k]:.6f}" if k in r.recall else "" for k in ks]
+            )
+    return md_path

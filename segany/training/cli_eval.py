@@ -5,7 +5,8 @@ For each data source (same specs as training: shared:horses:test, folder:ROOT[:T
 every object (or --max-objects per image) is prompted with 1..9 simulated clicks (most confident and
 oracle mask) and with its GT box (+ one refinement pass). GrabCut runs the same clicks and box unless
 --no-grabcut. Outputs in --out: miou.md and miou.csv (mIoU at 1, 2, 3, 5, 9 clicks and box), objects.csv
-(per object), miou.png (needs matplotlib), eval_config.json (the settings).
+(per object), miou.png (needs matplotlib), eval_config.json (the settings). --proposals adds everything-mode
+proposal recall (AR@100, AR@1000 against every GT mask of each image) in proposals.md / proposals.csv.
 
 --model: a registry name, a checkpoint file, or a training run folder (its config.json and model.pt, or
 checkpoints/last.pt when model.pt is missing).
@@ -25,6 +26,7 @@ EXAMPLES = """
   segany eval --model runs/horses --data shared:horses:test --out eval/horses
   segany eval --model vit_b --data shared:davis:test --data shared:camvid:test --max-objects 5 --out eval/vit_b
   segany eval --model runs/segany_small --data shared:camvid:test --max-clicks 5 --grabcut-max-clicks 0 --out eval/c
+  segany eval --data shared:camvid:test --no-prompts --proposals --proposal-max-images 20 --out eval/ar
 """
 DEFAULT_GRABCUT_MAX_SIDE = 512
 
@@ -68,6 +70,31 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=None,
         help=f"GrabCut works on images shrunk to this side (default {DEFAULT_GRABCUT_MAX_SIDE})",
+    )
+    parser.add_argument(
+        "--prompts",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="run the click and box protocol (default on; --no-prompts with --proposals measures AR only)",
+    )
+    parser.add_argument(
+        "--proposals",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also measure everything-mode proposal recall AR@100 / AR@1000 (the paper's setting: grid, "
+        "no crops, no IoU/stability filter, NMS 0.9); slow on a CPU",
+    )
+    parser.add_argument(
+        "--proposal-points-per-side",
+        type=int,
+        default=None,
+        help="point grid of the proposal run (default 64, the paper's)",
+    )
+    parser.add_argument(
+        "--proposal-max-images",
+        type=int,
+        default=None,
+        help="first N images of each source for the proposal run (default: --max-images)",
     )
     parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default=None)
     parser.add_argument("--name", default=None, help="method name of the model in the tables")
@@ -115,10 +142,13 @@ def run_eval(args: argparse.Namespace) -> int:
     from segany.cli.models import resolve_device
     from segany.evaluation import (
         CLICK_COUNTS,
+        PAPER_PROPOSAL_SETTINGS,
         GrabCutPredictor,
+        evaluate_proposals,
         evaluate_reader,
         plot_miou,
         write_object_csv,
+        write_proposal_tables,
         write_tables,
     )
     from segany.predictor import SamPredictor
@@ -134,6 +164,16 @@ def run_eval(args: argparse.Namespace) -> int:
         raise ValueError(
             f"--grabcut-max-clicks must be in 0..--max-clicks ({max_clicks}), got {grabcut_clicks}"
         )
+    prompts = True if args.prompts is None else bool(args.prompts)
+    proposals = bool(args.proposals)
+    if not (prompts or proposals):
+        raise ValueError("--no-prompts leaves nothing to evaluate: add --proposals")
+    points_per_side = PAPER_PROPOSAL_SETTINGS["points_per_side"]
+    if args.proposal_points_per_side is not None:
+        points_per_side = args.proposal_points_per_side
+    if points_per_side < 1:
+        raise ValueError(f"--proposal-points-per-side must be >= 1, got {points_per_side}")
+    proposal_images = args.max_images if args.proposal_max_images is None else args.proposal_max_images
     seed = 0 if args.seed is None else args.seed
     device = resolve_device(args.device)
     sam, model_name = load_eval_model(args.model, args.arch, device)
@@ -143,6 +183,14 @@ def run_eval(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     results = []
+    ar_results = []
+    generator = None
+    settings_ar: dict[str, Any] = {}
+    if proposals:
+        from segany.amg import SamAutomaticMaskGenerator
+
+        settings_ar = {**PAPER_PROPOSAL_SETTINGS, "points_per_side": points_per_side}
+        generator = SamAutomaticMaskGenerator(sam, output_mode="coco_rle", **settings_ar)
     common = {
         "max_clicks": max_clicks,
         "max_samples": args.max_images,
@@ -155,17 +203,22 @@ def run_eval(args: argparse.Namespace) -> int:
         max_clicks=max_clicks,
         grabcut=grabcut,
         grabcut_max_clicks=grabcut_clicks,
+        prompts=prompts,
+        proposals=proposals,
+        proposal_settings=settings_ar if proposals else None,
+        proposal_max_images=proposal_images,
         seed=seed,
         device=str(device),
     )
     (out / "eval_config.json").write_text(json.dumps(settings, indent=2, default=str) + "\n")
-    md_path = None
+    md_path = ar_path = None
     for spec in args.data:
         source = parse_source(spec, args.shared_root)
         dataset = _dataset_name(spec)
         started = time.perf_counter()
-        results += evaluate_reader(predictor, source.reader, method, dataset, **common)
-        if grabcut:
+        if prompts:
+            results += evaluate_reader(predictor, source.reader, method, dataset, **common)
+        if prompts and grabcut:
             results += evaluate_reader(
                 baseline,
                 source.reader,
@@ -174,19 +227,30 @@ def run_eval(args: argparse.Namespace) -> int:
                 selections=("most_confident",) if grabcut_clicks > 0 else (),
                 **{**common, "max_clicks": max(1, grabcut_clicks)},
             )
+        if generator is not None:
+            ar_results.append(
+                evaluate_proposals(
+                    generator.generate, source.reader, method, dataset, max_samples=proposal_images
+                )
+            )
         if not quiet:
             print(f"segany eval: {dataset}: {time.perf_counter() - started:.1f} s", file=sys.stderr)
+        # Tables after every dataset: a long evaluation stopped midway keeps what it finished.
         if results:
-            # Tables after every dataset: a long evaluation stopped midway keeps what it finished.
             md_path, _ = write_tables(results, out)
             write_object_csv(results, out / "objects.csv")
-    if md_path is None:
+        if ar_results:
+            ar_path = write_proposal_tables(ar_results, out)
+    if prompts and md_path is None:
         raise ValueError("the data sources hold no objects to evaluate")
-    try:
-        plot_miou(results, out / "miou.png")
-    except ImportError as error:
-        print(f"segany eval: warning: no plot ({error})", file=sys.stderr)
-    print(md_path.read_text())
+    if md_path is not None:
+        try:
+            plot_miou(results, out / "miou.png")
+        except ImportError as error:
+            print(f"segany eval: warning: no plot ({error})", file=sys.stderr)
+        print(md_path.read_text())
+    if ar_path is not None:
+        print(ar_path.read_text())
     return 0
 
 

@@ -10,8 +10,10 @@ from segany.evaluation.proposals import (
     IOU_THRESHOLDS,
     ProposalRecall,
     average_recall,
+    evaluate_proposals,
     greedy_matches,
     mask_iou_matrix,
+    write_proposal_tables,
 )
 
 
@@ -73,3 +75,28 @@ def test_errors() -> None:
         mask_iou_matrix([_rect(0, 0, 5, 5)], [_rect(0, 0, 5, 5, shape=(10, 10))])
     with pytest.raises(TypeError, match="pred_masks"):
         mask_iou_matrix([[1, 2]], [_rect(0, 0, 5, 5)])
+
+
+def test_evaluate_proposals_ranks_by_predicted_iou_and_skips_images_without_gt(tmp_path) -> None:
+    gt_a, gt_b = _rect(0, 0, 10, 10), _rect(30, 0, 40, 10)
+    empty_image = np.zeros((40, 60, 3), np.uint8)
+    samples = [(empty_image, [gt_a, gt_b], {}), (empty_image, [], {})]
+    # Listed worst first: only the predicted_iou ranking puts gt_b's exact copy inside the top 1.
+    records = [
+        {"segmentation": _rect(0, 0, 5, 5), "predicted_iou": 0.1},
+        {"segmentation": mask_utils.encode(np.asfortranarray(gt_b.astype(np.uint8))), "predicted_iou": 0.9},
+        {"segmentation": gt_a, "predicted_iou": 0.5},
+    ]
+    calls = []
+
+    def generate(image: np.ndarray) -> list[dict]:
+        calls.append(image.shape)
+        return records
+
+    result = evaluate_proposals(generate, samples, "m", "toy", max_proposals=(1, 2))
+    assert calls == [(40, 60, 3)]  # the image without GT is not run
+    assert (result.n_images, result.n_gt, result.mean_proposals) == (1, 2, 3.0)
+    assert result.recall == {1: 0.5, 2: 1.0}
+    path = write_proposal_tables([result], tmp_path)
+    assert "| toy | m | 1 | 2 | 3 | 50.0 | 100.0 |" in path.read_text()
+    assert (tmp_path / "proposals.csv").read_text().splitlines()[1] == "toy,m,1,2,3.00,0.500000,1.000000"

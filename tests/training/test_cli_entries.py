@@ -122,3 +122,21 @@ def test_eval_arguments_require_data_and_out():
         parser.parse_args(["--model", "vit_b"])
     args = parser.parse_args(["--data", "shared:horses:test", "--data", "shared:davis:test", "--out", "x"])
     assert args.data == ["shared:horses:test", "shared:davis:test"] and args.grabcut is None
+
+
+def test_eval_proposals_only_writes_the_recall_table(trained_run, tmp_path, capsys):
+    out = tmp_path / "eval_ar"
+    code = _eval(
+        trained_run, out, "--data", HORSES, "--no-prompts", "--proposals", "--proposal-points-per-side", "4"
+    )
+    assert code == 0
+    assert "AR@1000" in capsys.readouterr().out
+    with open(out / "proposals.csv", newline="") as f:
+        (row,) = list(csv.DictReader(f))
+    assert (row["method"], row["n_images"], row["n_gt"]) == ("run", "1", "1")
+    assert 0.0 <= float(row["ar_100"]) <= float(row["ar_1000"]) <= 1.0
+    assert not (out / "miou.md").exists()
+    settings = json.loads((out / "eval_config.json").read_text())["proposal_settings"]
+    assert settings["points_per_side"] == 4 and settings["pred_iou_thresh"] == 0.0
+    with pytest.raises(ValueError, match="--no-prompts leaves nothing"):
+        _eval(trained_run, tmp_path / "nothing", "--data", HORSES, "--no-prompts")
