@@ -106,14 +106,22 @@ def split_files(dataset: str, split: str, root: str | Path | None = None) -> lis
 def split_reader(dataset: str, split: str, root: str | Path | None = None) -> FolderReader:
     """FolderReader over one split, configured for the dataset's mask type (see the module docstring)."""
     directory = _dataset_dir(dataset, split, root)
-    stems = split_stems(dataset, split, root)
+    return dataset_reader(dataset, directory, split_stems(dataset, split, root))
+
+
+def dataset_reader(dataset: str, directory: str | Path, stems: list[str] | None = None) -> FolderReader:
+    """FolderReader over <directory>/{images,masks} (all stems, or `stems`), read as `dataset`'s masks are:
+    CamVid class maps split into components of >= CAMVID_MIN_AREA px with void ignored, else binary."""
+    if dataset not in SPLITS:
+        raise ValueError(f"dataset must be one of {tuple(SPLITS)}, got {dataset!r}")
+    folder = Path(directory)
     if dataset == "camvid":
         return FolderReader(
-            directory / "images",
-            directory / "masks",
+            folder / "images",
+            folder / "masks",
             mask_type="semantic",
             stems=stems,
             min_area=CAMVID_MIN_AREA,
             ignore_labels=(CAMVID_VOID,),
         )
-    return FolderReader(directory / "images", directory / "masks", mask_type="binary", stems=stems)
+    return FolderReader(folder / "images", folder / "masks", mask_type="binary", stems=stems)

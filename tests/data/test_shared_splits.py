@@ -12,6 +12,7 @@ from segany.data.shared_splits import (
     CAMVID_VOID,
     DAVIS_TEST_SEQUENCES,
     SPLITS,
+    dataset_reader,
     davis_sequence,
     split_files,
     split_reader,
@@ -62,6 +63,20 @@ def test_split_errors(segdata: Path) -> None:
     with pytest.raises(ValueError, match="sequence"):
         davis_sequence("blackswan")
     assert davis_sequence("bmx-trees_00005") == "bmx-trees"
+    with pytest.raises(ValueError, match="dataset must be one of"):
+        dataset_reader("coco", segdata / "camvid")
+
+
+def test_dataset_reader_reads_any_folder_as_its_dataset(segdata: Path) -> None:
+    # All stems of a folder, with the dataset's mask handling: the same objects as the split reader's.
+    whole = dataset_reader("camvid", segdata / "camvid")
+    assert whole.stems == sorted(
+        s for split in SPLITS["camvid"] for s in split_stems("camvid", split, segdata)
+    )
+    by_split = split_reader("camvid", "test", segdata)
+    _, split_masks, _ = by_split[0]
+    _, masks, _ = whole[whole.stems.index(by_split.stems[0])]
+    assert len(masks) == len(split_masks) and all(np.array_equal(a, b) for a, b in zip(masks, split_masks))
 
 
 def test_real_splits(shared_root: Path) -> None:
