@@ -12,7 +12,7 @@ from segany.io.image_convert import as_rgb_uint8
 from segany.modeling.sam import Sam
 from segany.onnx.contract import ExportMetadata
 from segany.onnx.image_ops import scale_coords
-from segany.onnx.runtime import OnnxPredictor
+from segany.onnx.runtime import LOW_RES_SIDE_FACTOR, OnnxPredictor
 from segany.predictor import SamPredictor
 
 
@@ -135,11 +135,13 @@ def _check_official_decoder(
     original = torch_predictor.original_size
     coords = np.concatenate([prompt["point_coords"], np.zeros((1, 2))])[None]
     labels = np.concatenate([prompt["point_labels"], [-1]])[None].astype(np.float32)
+    embedding = torch_predictor.get_image_embedding().cpu().numpy()  # 1 x C x h x w
+    low_res_hw = tuple(LOW_RES_SIDE_FACTOR * side for side in embedding.shape[-2:])  # 256 x 256 for SAM
     feeds = {
-        "image_embeddings": torch_predictor.get_image_embedding().cpu().numpy(),
+        "image_embeddings": embedding,
         "point_coords": scale_coords(coords, original, metadata.image_size).astype(np.float32),
         "point_labels": labels,
-        "mask_input": np.zeros((1, 1, 256, 256), dtype=np.float32),
+        "mask_input": np.zeros((1, 1, *low_res_hw), dtype=np.float32),
         "has_mask_input": np.zeros(1, dtype=np.float32),
         "orig_im_size": np.asarray(original, dtype=np.float32),
     }

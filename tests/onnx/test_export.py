@@ -9,6 +9,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+import torch
 from onnx_testing import load_photo, mask_iou, max_abs_diff, session_options
 
 from segany.modeling.sam import Sam
@@ -18,6 +19,7 @@ from segany.onnx.image_ops import resize_longest_side
 from segany.onnx.quantize import quantize_int8
 from segany.onnx.runtime import OnnxPredictor
 from segany.onnx.verify import verify_export
+from segany.registry import build_sam, resolve_config
 
 
 def _dims(value_info: onnx.ValueInfoProto) -> list:
@@ -142,3 +144,18 @@ def test_export_rejects_bad_arguments(tiny_sam: Sam, tmp_path: Path) -> None:
         export_onnx("vit_nonexistent", tmp_path)
     with pytest.raises(ValueError, match="checkpoint"):
         export_onnx(tiny_sam, tmp_path, checkpoint=tmp_path / "x.pth")
+
+
+def test_export_verifies_a_model_whose_low_res_masks_are_not_256(tmp_path: Path) -> None:
+    # segany_small at 256 px: a 128-wide decoder on a 16 x 16 embedding, so 64 x 64 low-res masks and a
+    # 64 x 64 mask_input in the official-contract decoder.
+    sam = build_sam(resolve_config("segany_small").with_image_size(256))
+    generator = torch.Generator().manual_seed(5)
+    with torch.no_grad():
+        for param in sam.parameters():
+            param.add_(torch.randn(param.shape, generator=generator) * 0.05)
+    result = export_onnx(sam.eval(), tmp_path, model_name="segany_small", verify_image=load_photo("dog.jpg"))
+    report = result.verification
+    assert report["official_decoder_low_res_max_abs_diff"] <= 1e-3
+    assert report["official_decoder_mask_agreement"] >= 0.999
+    assert report["end_to_end_mask_agreement_min"] >= 0.999
