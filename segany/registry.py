@@ -64,9 +64,11 @@ VIT_H = SamConfig(
 # A few-second test model with the official decoder and prompt encoder and a 2-block encoder.
 VIT_TINY = SamConfig(ViTEncoderConfig(embed_dim=64, depth=2, num_heads=2, global_attn_indexes=(1,)))
 
-# Our own small model: a convolutional encoder at 384 px with a 128-wide decoder, trained from scratch
-# (configs/segany_small.json); the CLI default once its weights are bundled (segany/pretrained).
-SEGANY_SMALL = SamConfig(ConvEncoderConfig(), image_size=384, prompt_embed_dim=128)
+# Our own small model: a convolutional encoder with a 128-wide decoder, trained from scratch at 384 px
+# (configs/segany_small.json, then configs/segany_small_stage2.json) and finished at 512 px
+# (configs/segany_small_512.json, configs/segany_small_512_boxes.json; all four: configs/train_segany_small.sh);
+# the CLI default when no official checkpoint is cached (segany/pretrained).
+SEGANY_SMALL = SamConfig(ConvEncoderConfig(), image_size=512, prompt_embed_dim=128)
 
 CONFIGS: dict[str, SamConfig] = {
     "vit_h": VIT_H,

@@ -114,3 +114,16 @@ def test_export_refuses_weights_of_another_architecture(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="missing keys"):
         export(tmp_path, "segany_small", "segany_small", "wrong", out_dir=tmp_path / "out")
     assert not (tmp_path / "out" / "segany_small.safetensors").exists()
+
+
+def test_export_refuses_a_run_trained_at_another_image_size(
+    tmp_path: Path, original_state: dict[str, torch.Tensor]
+) -> None:
+    from segany.training.config import TrainConfig
+
+    registry_size = resolve_config("segany_small").image_size
+    TrainConfig(model="segany_small", image_size=registry_size // 2).save(tmp_path / "config.json")
+    with pytest.raises(ValueError, match=f"trained at image_size {registry_size // 2}"):
+        export(tmp_path, "segany_small", "segany_small", "wrong size", out_dir=tmp_path / "out")
+    TrainConfig(model="segany_small", image_size=registry_size).save(tmp_path / "config.json")
+    assert export(tmp_path, "segany_small", "segany_small", "right size", out_dir=tmp_path / "out").is_file()

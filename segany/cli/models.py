@@ -2,7 +2,7 @@
 
 Default model (no --model): the best weights present offline, in `DEFAULT_PREFERENCE` order: the largest
 official checkpoint in the cache, else `segany_small` when its weights are bundled in the package (listed in
-segany/pretrained/manifest.json; none are bundled yet). With neither: `vit_tiny` with seeded random weights
+segany/pretrained/manifest.json, as the package ships it). With neither: `vit_tiny` with seeded random weights
 and a loud warning, so commands still run end to end (the masks are then meaningless).
 """
 
@@ -36,7 +36,7 @@ class ModelDescription:
     """What `resolve_model` chose: `spec` reproduces it (`--model spec`), `source` says where weights came from."""
 
     arch: str  # registry architecture name (vit_b, ...)
-    source: str  # "official" | "checkpoint" | "random"
+    source: str  # "official" | "bundled" | "checkpoint" | "random"
     spec: str  # a --model value giving the same model
     weights: str | None = None  # weights file, None for random weights
 

@@ -23,6 +23,7 @@ from safetensors.torch import save_file
 from segany.checkpoint import load_state_dict_into, read_state_dict
 from segany.pretrained import MANIFEST_PATH, PRETRAINED_DIR, manifest
 from segany.registry import build_sam, resolve_config
+from segany.training.config import CONFIG_FILE, TrainConfig
 from segany.training.trainer import MODEL_FILE
 from segany.weights import file_sha256
 
@@ -32,7 +33,24 @@ MAX_BYTES = 25 * 2**20  # the package stays small: a bundled model must fit in 2
 def export(run_dir: Path, name: str, model: str, description: str, out_dir: Path = PRETRAINED_DIR) -> Path:
     weights_file = run_dir / MODEL_FILE if run_dir.is_dir() else run_dir
     state = read_state_dict(weights_file)
-    sam = build_sam(resolve_config(model))
+    config = resolve_config(model)
+    run_config = next(
+        (
+            p / CONFIG_FILE
+            for p in (weights_file.parent, weights_file.parent.parent)
+            if (p / CONFIG_FILE).is_file()
+        ),
+        None,
+    )
+    if run_config is not None:
+        trained_size = TrainConfig.load(run_config).image_size
+        if trained_size is not None and trained_size != config.image_size:
+            raise ValueError(
+                f"{run_config} trained at image_size {trained_size}, but the registry's {model} runs at "
+                f"{config.image_size}: change the registry entry first, or the bundled model would run at "
+                "another size than it was trained and measured at"
+            )
+    sam = build_sam(config)
     load_state_dict_into(sam, state, strict=True, source=f"run {weights_file}")  # raises on any misfit
     half = {key: value.detach().to(torch.float16).contiguous() for key, value in sam.state_dict().items()}
     out_dir.mkdir(parents=True, exist_ok=True)

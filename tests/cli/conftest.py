@@ -1,4 +1,6 @@
-"""CLI tests: every command through `segany.cli.main.main`, with an empty weights cache (random vit_tiny)."""
+"""CLI tests: every command through `segany.cli.main.main`, with an empty weights cache and the bundled model
+hidden in-process, so a command without --model falls back to random vit_tiny (fast, and independent of the
+weights the package ships). Subprocess tests see the real package, bundled `segany_small` included."""
 
 from __future__ import annotations
 
@@ -8,15 +10,21 @@ from pathlib import Path
 import pytest
 from cli_testing import write_smooth_tiny_checkpoint
 
+import segany.pretrained
+
 
 @pytest.fixture(scope="session", autouse=True)
 def empty_weights_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """No test sees real downloaded weights: SEGANY_CACHE_DIR points at an empty folder."""
+    """No test sees real downloaded weights: SEGANY_CACHE_DIR points at an empty folder; in-process, the
+    bundled manifest points at a missing file."""
     cache = tmp_path_factory.mktemp("weights_cache")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SEGANY_CACHE_DIR", str(cache))
         patch.delenv("SEGANY_DEBUG", raising=False)
+        patch.setattr(segany.pretrained, "MANIFEST_PATH", cache / "no_bundled_weights.json")
+        segany.pretrained.manifest.cache_clear()
         yield cache
+    segany.pretrained.manifest.cache_clear()
 
 
 @pytest.fixture

@@ -97,11 +97,12 @@ def test_info(empty_weights_cache: Path) -> None:
 
 
 def test_subprocess_segment_succeeds_and_fails_with_exit_codes(tmp_path: Path) -> None:
-    # No --model and an empty weights cache: a warning, then random vit_tiny.
+    # No --model and an empty weights cache: the model bundled in the package, without a warning.
     result = run_subprocess("segment", FIXTURES / "chelsea.jpg", "--box", "20,20,300,280", "--out", tmp_path)
     assert result.code == 0, result.err
-    assert "no pretrained weights found" in result.err and "Traceback" not in result.err
-    assert json.loads((tmp_path / "chelsea.json").read_text())["model"]["spec"] == "vit_tiny"
+    assert "no pretrained weights found" not in result.err and "Traceback" not in result.err
+    model = json.loads((tmp_path / "chelsea.json").read_text())["model"]
+    assert (model["arch"], model["source"], model["spec"]) == ("segany_small", "bundled", "segany_small")
     with Image.open(tmp_path / "chelsea_mask_0.png") as mask:
         assert mask.size == (451, 300)
     broken = tmp_path / "broken.jpg"

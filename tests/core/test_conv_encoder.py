@@ -102,7 +102,7 @@ def test_checkpoint_round_trip_and_inference(tmp_path: Path) -> None:
     perturb_(sam, 3)
     path = tmp_path / "small.pth"
     torch.save(sam.state_dict(), path)
-    assert infer_model_name(torch.load(path, weights_only=True)) == ("segany_small", 384)
+    assert infer_model_name(torch.load(path, weights_only=True)) == ("segany_small", 512)
     other = build_sam(resolve_config("segany_small"))
     load_checkpoint(other, path, strict=True)
     for (name, a), (_, b) in zip(sam.state_dict().items(), other.state_dict().items()):
