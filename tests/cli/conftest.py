@@ -15,15 +15,21 @@ import segany.pretrained
 
 @pytest.fixture(scope="session", autouse=True)
 def empty_weights_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """No test sees real downloaded weights: SEGANY_CACHE_DIR points at an empty folder; in-process, the
-    bundled manifest points at a missing file."""
+    """No test sees real downloaded weights: SEGANY_CACHE_DIR points at an empty folder."""
     cache = tmp_path_factory.mktemp("weights_cache")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SEGANY_CACHE_DIR", str(cache))
         patch.delenv("SEGANY_DEBUG", raising=False)
-        patch.setattr(segany.pretrained, "MANIFEST_PATH", cache / "no_bundled_weights.json")
-        segany.pretrained.manifest.cache_clear()
         yield cache
+
+
+@pytest.fixture(autouse=True)
+def no_bundled_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """In-process, each CLI test sees no bundled model (the manifest points at a missing file); undone after
+    the test, so tests outside tests/cli see the package as shipped."""
+    monkeypatch.setattr(segany.pretrained, "MANIFEST_PATH", tmp_path / "no_bundled_weights.json")
+    segany.pretrained.manifest.cache_clear()
+    yield
     segany.pretrained.manifest.cache_clear()
 
 
