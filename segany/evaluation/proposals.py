@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import pycocotools.mask as mask_utils  # type: ignore[import-untyped]
 
+from segany.evaluation.protocol import samples_with_masks
+
 IOU_THRESHOLDS: tuple[float, ...] = tuple(round(0.5 + 0.05 * i, 2) for i in range(10))
 MAX_PROPOSALS: tuple[int, ...] = (100, 1000)
 _ENCODE_CHUNK = 32
@@ -166,12 +168,8 @@ def evaluate_proposals(
             masks are skipped.
     """
     meter = ProposalRecall(max_proposals=max_proposals)
-    n = len(reader) if max_samples is None else min(max_samples, len(reader))
     counts: list[int] = []
-    for i in range(n):
-        image, gt_masks, _ = reader[i]
-        if not gt_masks:
-            continue
+    for _, (image, gt_masks, _) in samples_with_masks(reader, max_samples):
         records = sorted(generate(image), key=lambda r: -float(r["predicted_iou"]))
         meter.add([r["segmentation"] for r in records], gt_masks)
         counts.append(len(records))

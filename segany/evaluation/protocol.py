@@ -14,9 +14,9 @@ Box protocol: the GT's tight XYXY box, multimask_output=False; then one refineme
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -145,6 +145,15 @@ def evaluate_box(predictor: PromptPredictor, gt_mask: np.ndarray, refine: bool =
     return first, refined
 
 
+def samples_with_masks(reader: SampleReader, max_samples: int | None = None) -> Iterator[tuple[int, Any]]:
+    """(index, (image, masks, meta)) of the first max_samples samples (all when None) that hold a mask."""
+    n = len(reader) if max_samples is None else min(max_samples, len(reader))
+    for i in range(n):
+        sample = reader[i]
+        if sample[1]:
+            yield i, sample
+
+
 def evaluate_reader(
     predictor: PromptPredictor,
     reader: SampleReader,
@@ -167,12 +176,8 @@ def evaluate_reader(
         if name not in SELECTIONS:
             raise ValueError(f"selections must be drawn from {SELECTIONS}, got {name!r}")
     rng = np.random.default_rng(seed)
-    n = len(reader) if max_samples is None else min(max_samples, len(reader))
     results: list[ObjectResult] = []
-    for i in range(n):
-        image, masks, meta = reader[i]
-        if not masks:
-            continue
+    for i, (image, masks, meta) in samples_with_masks(reader, max_samples):
         chosen = list(range(len(masks)))
         if max_objects_per_image is not None and len(masks) > max_objects_per_image:
             chosen = sorted(rng.choice(len(masks), size=max_objects_per_image, replace=False).tolist())
