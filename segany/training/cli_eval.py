@@ -105,7 +105,7 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
 def load_eval_model(spec: str | None, arch: str | None, device: Any) -> tuple[Any, str]:
     """(eval-mode Sam on device, method name) for a registry name, checkpoint file or run folder."""
     from segany.checkpoint import load_state_dict_into, read_state_dict
-    from segany.training.config import CONFIG_FILE, TrainConfig
+    from segany.training.config import CONFIG_FILE, TrainConfig, run_config_path
     from segany.training.model_setup import build_model
 
     path = Path(spec) if spec else None
@@ -116,7 +116,8 @@ def load_eval_model(spec: str | None, arch: str | None, device: Any) -> tuple[An
         if not weights.is_file():
             weights = path / "checkpoints" / "last.pt"
     elif path is not None and path.is_file():
-        run_dir = next((p for p in (path.parent, path.parent.parent) if (p / CONFIG_FILE).is_file()), None)
+        config_path = run_config_path(path)
+        run_dir = None if config_path is None else config_path.parent
         weights = path
     if run_dir is not None:
         if not (run_dir / CONFIG_FILE).is_file():
@@ -205,7 +206,7 @@ def run_eval(args: argparse.Namespace) -> int:
         grabcut_max_clicks=grabcut_clicks,
         prompts=prompts,
         proposals=proposals,
-        proposal_settings=settings_ar if proposals else None,
+        proposal_settings=settings_ar or None,
         proposal_max_images=proposal_images,
         seed=seed,
         device=str(device),

@@ -30,6 +30,13 @@ CACHE_DTYPES = ("float32", "float16")
 CONFIG_FILE = "config.json"
 
 
+def run_config_path(weights_file: str | Path) -> Path | None:
+    """The config.json of the training run a weights file belongs to: in the file's folder (model.pt) or the one
+    above it (checkpoints/last.pt); None for a file outside any run."""
+    folder = Path(weights_file).parent
+    return next((p / CONFIG_FILE for p in (folder, folder.parent) if (p / CONFIG_FILE).is_file()), None)
+
+
 def _f(default: Any, help: str, **kwargs: Any) -> Any:
     """A field with an immutable default and its --help text (and optional `choices`) as metadata."""
     return field(default=default, metadata={"help": help, **kwargs})

@@ -23,7 +23,7 @@ from safetensors.torch import save_file
 from segany.checkpoint import load_state_dict_into, read_state_dict
 from segany.pretrained import MANIFEST_PATH, PRETRAINED_DIR, manifest
 from segany.registry import build_sam, resolve_config
-from segany.training.config import CONFIG_FILE, TrainConfig
+from segany.training.config import TrainConfig, run_config_path
 from segany.training.trainer import MODEL_FILE
 from segany.weights import file_sha256
 
@@ -34,14 +34,7 @@ def export(run_dir: Path, name: str, model: str, description: str, out_dir: Path
     weights_file = run_dir / MODEL_FILE if run_dir.is_dir() else run_dir
     state = read_state_dict(weights_file)
     config = resolve_config(model)
-    run_config = next(
-        (
-            p / CONFIG_FILE
-            for p in (weights_file.parent, weights_file.parent.parent)
-            if (p / CONFIG_FILE).is_file()
-        ),
-        None,
-    )
+    run_config = run_config_path(weights_file)
     if run_config is not None:
         trained_size = TrainConfig.load(run_config).image_size
         if trained_size is not None and trained_size != config.image_size:
