@@ -66,7 +66,7 @@ VIT_TINY = SamConfig(ViTEncoderConfig(embed_dim=64, depth=2, num_heads=2, global
 
 # Our own small model: a convolutional encoder with a 128-wide decoder, trained from scratch at 384 px
 # (configs/segany_small.json, then configs/segany_small_stage2.json) and finished at 512 px
-# (configs/segany_small_512.json, configs/segany_small_512_boxes.json; all four: configs/train_segany_small.sh);
+# (configs/segany_small_512.json, then two fine-tuning stages; all five: configs/train_segany_small.sh);
 # the CLI default when no official checkpoint is cached (segany/pretrained).
 SEGANY_SMALL = SamConfig(ConvEncoderConfig(), image_size=512, prompt_embed_dim=128)
 
