@@ -23,14 +23,12 @@ def recipe_commands() -> list[list[str]]:
 
 
 def recipe_stages() -> list[TrainConfig]:
-    stages = []
-    for words in recipe_commands():
-        if words[:2] == ["segany", "train"]:
-            config = TrainConfig.load(CONFIGS.parent / words[2])
-            if "--steps" in words:  # a stage stopped early by a flag over its file
-                config.steps = int(words[words.index("--steps") + 1])
-            stages.append(config)
-    return stages
+    """The config of each `segany train` stage, in the script's order."""
+    return [
+        TrainConfig.load(CONFIGS.parent / words[2])
+        for words in recipe_commands()
+        if words[:2] == ["segany", "train"]
+    ]
 
 
 @pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.json")), ids=lambda p: p.name)
@@ -54,9 +52,9 @@ def test_recipe_stages_chain_and_the_export_reads_the_last_one() -> None:
     for index, stage in enumerate(stages[1:], start=1):
         assert stage.init_checkpoint is not None, f"stage {index + 1} names no init_checkpoint"
         parent = Path(stage.init_checkpoint).parts[:2]  # runs/<stage dir>
-        earlier = [Path(s.out_dir).parts[:2] for s in stages[:index]]
-        assert parent == earlier[-1], (
-            f"stage {index + 1} starts from {stage.init_checkpoint}, not from stage {index}'s {earlier[-1]}"
+        previous = Path(stages[index - 1].out_dir).parts[:2]
+        assert parent == previous, (
+            f"stage {index + 1} starts from {stage.init_checkpoint}, not from stage {index}'s {previous}"
         )
     exports = [w for w in recipe_commands() if w[:3] == ["python", "-m", "segany.training.export_pretrained"]]
     assert len(exports) == 1 and recipe_commands()[-1] == exports[0], "the script ends with one export"
