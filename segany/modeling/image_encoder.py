@@ -159,7 +159,9 @@ class ImageEncoderViT(nn.Module):
         workspace = workspace_for_inference()
         for block in self.blocks:
             x = block(x, workspace)
-        return self.neck(x.permute(0, 3, 1, 2))
+        # The neck sees a channels-last view and keeps that layout; hand out standard NCHW memory so the
+        # embedding (and everything computed from it) is laid out as a loaded or official one is.
+        return self.neck(x.permute(0, 3, 1, 2)).contiguous()
 
     def _pos_embed_for(self, height: int, width: int) -> torch.Tensor:
         """Absolute position embedding (1 x H x W x C), resized bicubically if the token grid differs."""

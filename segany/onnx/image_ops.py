@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
@@ -84,8 +85,8 @@ def upscale_logits(
     if _CV2 is None:
         raise ImportError("use_cv2=True needs OpenCV: pip install opencv-python-headless")
     out = np.empty((low_res.shape[0], *original_size), dtype=np.float32)
-    for index, full in enumerate(_cv2_maps(low_res, image_size, input_size, original_size)):
-        out[index] = full
+    for logits, full in zip(low_res, out):
+        _cv2_upscale(logits, image_size, input_size, full)
     return out
 
 
@@ -113,22 +114,46 @@ def upscale_masks(
     return out
 
 
+# Float scratch maps kept between calls, per thread: a fresh multi-MiB buffer costs a page fault per page on
+# its first write (~3 ms for the 13.5 MB map of a 2250 x 1500 photo, as much as the resize itself). Maps
+# above this size are allocated per call instead, so a one-off huge image does not pin its memory.
+_SCRATCH_LIMIT_BYTES = 64 << 20
+_SCRATCH = threading.local()
+
+
+def _scratch(name: str, shape: tuple[int, int]) -> np.ndarray:
+    """An uninitialised float32 map of ``shape``, reused by this thread's next call for ``name``."""
+    count = shape[0] * shape[1]
+    if count * 4 > _SCRATCH_LIMIT_BYTES:
+        return np.empty(shape, dtype=np.float32)
+    flat = getattr(_SCRATCH, name, None)
+    if flat is None or flat.size < count:
+        flat = np.empty(count, dtype=np.float32)
+        setattr(_SCRATCH, name, flat)
+    return flat[:count].reshape(shape)
+
+
 def _cv2_maps(
     low_res: np.ndarray, image_size: int, input_size: tuple[int, int], original_size: tuple[int, int]
 ) -> Iterator[np.ndarray]:
     """Each map upscaled with OpenCV, yielded in ONE reused H x W float32 buffer (read it before the next).
 
     One map at a time: cv2 keeps the same half-pixel bilinear kernel for any channel count, but planar maps
-    avoid an interleave/de-interleave copy of the large output; reusing the buffers avoids a fresh (page-
-    faulting) full-size allocation per map.
+    avoid an interleave/de-interleave copy of the large output. The buffers are this thread's scratch maps,
+    so a caller must be done with a yielded map before its next call from the same thread.
     """
-    stage1 = np.empty((image_size, image_size), dtype=np.float32)
-    full = np.empty(original_size, dtype=np.float32)
+    full = _scratch("full", original_size)
     for logits in low_res:
-        _CV2.resize(logits, (image_size, image_size), dst=stage1, interpolation=_CV2.INTER_LINEAR)
-        cropped = stage1[: input_size[0], : input_size[1]]
-        _CV2.resize(cropped, (original_size[1], original_size[0]), dst=full, interpolation=_CV2.INTER_LINEAR)
+        _cv2_upscale(logits, image_size, input_size, full)
         yield full
+
+
+def _cv2_upscale(logits: np.ndarray, image_size: int, input_size: tuple[int, int], full: np.ndarray) -> None:
+    """One h x w map -> S x S (a scratch map) -> cropped to input_size -> written into ``full`` (H x W)."""
+    stage1 = _scratch("stage1", (image_size, image_size))
+    _CV2.resize(logits, (image_size, image_size), dst=stage1, interpolation=_CV2.INTER_LINEAR)
+    cropped = stage1[: input_size[0], : input_size[1]]
+    _CV2.resize(cropped, (full.shape[1], full.shape[0]), dst=full, interpolation=_CV2.INTER_LINEAR)
 
 
 @lru_cache(maxsize=32)
