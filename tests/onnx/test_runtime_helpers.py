@@ -171,7 +171,12 @@ def test_official_decoder_fallback(
     box = np.array([120.0, 90.0, 610.0, 480.0])
     masks, scores, logits = predictor.predict(box=box)
     expected = onnx_torch_embedding.predict(box=box)
-    np.testing.assert_array_equal(masks, expected[0])
+    # The two paths upscale with different kernels (ORT's Resize vs OpenCV), ~1e-6 apart: a pixel whose
+    # logit is closer to zero than that may flip; every pixel with a clear sign must agree.
+    expected_logits = onnx_torch_embedding.predict(box=box, return_logits=True)[0]
+    clear = np.abs(expected_logits) > 1e-4
+    np.testing.assert_array_equal(masks[clear], expected[0][clear])
+    assert (masks != expected[0]).mean() <= 1e-5
     assert max_abs_diff(logits, expected[2]) <= 1e-5 and max_abs_diff(scores, expected[1]) <= 1e-6
     with pytest.raises(FileNotFoundError, match="without the encoder"):
         predictor.set_image(load_photo("chelsea.jpg"))
