@@ -196,16 +196,19 @@ def test_attention_module_paths_agree(
     torch.testing.assert_close(fused, reference, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("chunked", [False, True])
-def test_fused_and_reference_attention_gradients_agree(
-    monkeypatch: pytest.MonkeyPatch, chunked: bool
-) -> None:
+@pytest.mark.parametrize("chunks", ["none", "head groups", "row bands"])
+def test_fused_and_reference_attention_gradients_agree(monkeypatch: pytest.MonkeyPatch, chunks: str) -> None:
     torch.manual_seed(0)
     grid = (16, 16)
     attn = Attention(48, num_heads=4, use_rel_pos=True, input_size=grid)
     perturb_(attn, seed=6, scale=0.3)
-    if chunked:
-        monkeypatch.setattr(vit_attention, "_MAX_BIAS_ELEMENTS", 2 * 4 * grid[1] * grid[0] * grid[1] * 3)
+    bias_per_row = grid[1] * grid[0] * grid[1]
+    # head groups: 3 heads of all rows fit, spread evenly: chunks of (1 image, 2 heads, all rows);
+    # row bands: 3 rows of one head fit: chunks of (1 image, 1 head, 3 rows).
+    if chunks == "head groups":
+        monkeypatch.setattr(vit_attention, "_MAX_BIAS_ELEMENTS", 3 * grid[0] * bias_per_row)
+    elif chunks == "row bands":
+        monkeypatch.setattr(vit_attention, "_MAX_BIAS_ELEMENTS", 3 * bias_per_row)
     attn.double()  # float64: the comparison is about the maths, not float32 summation order
     x = torch.randn(2, *grid, 48, dtype=torch.float64)
     grads = []
@@ -262,7 +265,7 @@ def test_fused_and_reference_mask_upscaling_agree(with_mask_prompt: bool) -> Non
         decoder.fused_upscaling = fused
         decoder.zero_grad()
         sparse, dense = model.prompt_encoder(points, None, masks)
-        logits, iou = decoder.predict_masks(embedding, model.prompt_encoder.get_dense_pe(), sparse, dense)
+        logits, _ = decoder.predict_masks(embedding, model.prompt_encoder.get_dense_pe(), sparse, dense)
         logits.square().mean().backward()
         outputs[fused] = (logits.detach(), decoder.output_upscaling[0].weight.grad.clone())
     torch.testing.assert_close(outputs[True][0], outputs[False][0], rtol=1e-5, atol=1e-5)
