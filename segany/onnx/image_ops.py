@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
@@ -114,23 +115,47 @@ def upscale_masks(
     return out
 
 
-# Float scratch maps kept between calls, per thread: a fresh multi-MiB buffer costs a page fault per page on
-# its first write (~3 ms for the 13.5 MB map of a 2250 x 1500 photo, as much as the resize itself). Maps
-# above this size are allocated per call instead, so a one-off huge image does not pin its memory.
-_SCRATCH_LIMIT_BYTES = 64 << 20
-_SCRATCH = threading.local()
+class _ScratchPool:
+    """Float32 scratch buffers lent to one caller at a time and kept for the next call.
+
+    A fresh multi-MiB buffer costs a page fault per page on its first write: ~3 ms for the 13.5 MB map of a
+    2250 x 1500 photo, as much as the resize itself. Buffers come back to the pool after use, so memory grows
+    with the number of concurrent calls, not with the number of threads; the pool keeps at most `limit_bytes`
+    (the smallest buffers leave first), so a one-off huge image does not pin its memory.
+    """
+
+    def __init__(self, limit_bytes: int) -> None:
+        self._limit_bytes = limit_bytes
+        self._free: list[np.ndarray] = []
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def borrow(self, shape: tuple[int, int]) -> Iterator[np.ndarray]:
+        """An uninitialised float32 array of ``shape``, valid inside the ``with`` block only."""
+        count = shape[0] * shape[1]
+        flat = self._take(count)
+        try:
+            yield flat[:count].reshape(shape)
+        finally:
+            self._give_back(flat)
+
+    def _take(self, count: int) -> np.ndarray:
+        with self._lock:
+            fitting = [i for i, buffer in enumerate(self._free) if buffer.size >= count]
+            if fitting:
+                return self._free.pop(min(fitting, key=lambda i: self._free[i].size))
+        return np.empty(count, dtype=np.float32)
+
+    def _give_back(self, flat: np.ndarray) -> None:
+        if flat.nbytes > self._limit_bytes:
+            return
+        with self._lock:
+            self._free.append(flat)
+            while sum(buffer.nbytes for buffer in self._free) > self._limit_bytes:
+                self._free.pop(min(range(len(self._free)), key=lambda i: self._free[i].size))
 
 
-def _scratch(name: str, shape: tuple[int, int]) -> np.ndarray:
-    """An uninitialised float32 map of ``shape``, reused by this thread's next call for ``name``."""
-    count = shape[0] * shape[1]
-    if count * 4 > _SCRATCH_LIMIT_BYTES:
-        return np.empty(shape, dtype=np.float32)
-    flat = getattr(_SCRATCH, name, None)
-    if flat is None or flat.size < count:
-        flat = np.empty(count, dtype=np.float32)
-        setattr(_SCRATCH, name, flat)
-    return flat[:count].reshape(shape)
+_SCRATCH = _ScratchPool(limit_bytes=96 << 20)
 
 
 def _cv2_maps(
@@ -139,21 +164,21 @@ def _cv2_maps(
     """Each map upscaled with OpenCV, yielded in ONE reused H x W float32 buffer (read it before the next).
 
     One map at a time: cv2 keeps the same half-pixel bilinear kernel for any channel count, but planar maps
-    avoid an interleave/de-interleave copy of the large output. The buffers are this thread's scratch maps,
-    so a caller must be done with a yielded map before its next call from the same thread.
+    avoid an interleave/de-interleave copy of the large output. The buffer is borrowed from the scratch pool
+    until the generator finishes.
     """
-    full = _scratch("full", original_size)
-    for logits in low_res:
-        _cv2_upscale(logits, image_size, input_size, full)
-        yield full
+    with _SCRATCH.borrow(original_size) as full:
+        for logits in low_res:
+            _cv2_upscale(logits, image_size, input_size, full)
+            yield full
 
 
 def _cv2_upscale(logits: np.ndarray, image_size: int, input_size: tuple[int, int], full: np.ndarray) -> None:
     """One h x w map -> S x S (a scratch map) -> cropped to input_size -> written into ``full`` (H x W)."""
-    stage1 = _scratch("stage1", (image_size, image_size))
-    _CV2.resize(logits, (image_size, image_size), dst=stage1, interpolation=_CV2.INTER_LINEAR)
-    cropped = stage1[: input_size[0], : input_size[1]]
-    _CV2.resize(cropped, (full.shape[1], full.shape[0]), dst=full, interpolation=_CV2.INTER_LINEAR)
+    with _SCRATCH.borrow((image_size, image_size)) as stage1:
+        _CV2.resize(logits, (image_size, image_size), dst=stage1, interpolation=_CV2.INTER_LINEAR)
+        cropped = stage1[: input_size[0], : input_size[1]]
+        _CV2.resize(cropped, (full.shape[1], full.shape[0]), dst=full, interpolation=_CV2.INTER_LINEAR)
 
 
 @lru_cache(maxsize=32)

@@ -152,6 +152,21 @@ def test_bgr_and_pil_inputs(export_dir: Path) -> None:
     np.testing.assert_array_equal(predictor.get_image_embedding(), rgb)
 
 
+def test_scratch_pool_reuses_lends_exclusively_and_stays_bounded() -> None:
+    pool = image_ops._ScratchPool(limit_bytes=4 * 100 * 100 * 2)  # room for two 100 x 100 float maps
+    with pool.borrow((100, 100)) as first:
+        first_memory = first.__array_interface__["data"][0]
+        with pool.borrow((100, 100)) as second:  # lent while the first is out: other memory
+            assert second.__array_interface__["data"][0] != first_memory
+    with pool.borrow((50, 80)) as again:  # a smaller request reuses a returned buffer
+        assert again.shape == (50, 80) and again.dtype == np.float32
+        assert again.__array_interface__["data"][0] in {first_memory, second.__array_interface__["data"][0]}
+    with pool.borrow((300, 300)):  # larger than the whole pool: served, then not kept
+        pass
+    assert sum(buffer.nbytes for buffer in pool._free) <= 4 * 100 * 100 * 2
+    assert all(buffer.size < 300 * 300 for buffer in pool._free)
+
+
 def test_official_decoder_fallback(
     export_dir: Path, onnx_torch_embedding: OnnxPredictor, tmp_path: Path
 ) -> None:
