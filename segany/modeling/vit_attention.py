@@ -3,7 +3,8 @@
 The attention logits of query (qh, qw) and key (kh, kw) get two extra terms, q . Rh[qh - kh] + q . Rw[qw - kw],
 where Rh / Rw are learnt tables of relative offsets. The fused path hands these terms to
 `scaled_dot_product_attention` as an additive mask built in chunks (a group of heads, a band of query rows),
-so the full (heads x L x L) bias never exists at once for global attention; the reference path spells the maths out and is kept for tests.
+so the full (heads x L x L) bias never exists at once for global attention; the reference path spells the
+maths out and is kept for tests.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from segany.modeling.workspace import Workspace
 # Largest additive-bias chunk (elements) built at once on the fused path: 2^24 floats = 64 MiB.
 _MAX_BIAS_ELEMENTS = 1 << 24
 # Queries per chunk of chunked global attention. torch's CPU flash-attention kernel tiles the queries in blocks
-# of 256 once a call has >= 768 of them (64 below that): on vit_b's 64 x 64 grid, 12-row chunks of 4 heads ran
-# a global attention layer in ~0.50 s against ~0.65 s for 5-row chunks of all 12 heads (same bias budget).
+# of 256 once a call has >= 768 of them (64 below that): on vit_b's 64 x 64 grid, chunks of 13 query rows x 4
+# heads run a global attention layer 1.15x faster than the 5-row chunks of all 12 heads that the same bias
+# budget gives without this minimum (benchmarks/bench_attention_chunks.py).
 _MIN_CHUNK_QUERIES = 768
 
 
@@ -90,19 +92,21 @@ def _bias_from_terms(
     return out.view(*lead, q_h * q_w, k_h * k_w)
 
 
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
 def _chunk_shape(height: int, width: int, heads: int, bias_per_row: int) -> tuple[int, int]:
     """(query rows, heads) per chunk of global attention: at least `_MIN_CHUNK_QUERIES` queries where the bias
     budget allows it, then as many heads as the budget holds, then (with every head in) more rows. Rows and
     heads are spread evenly over the chunks, so that no short last chunk falls below the query minimum."""
-    rows = min(height, -(-_MIN_CHUNK_QUERIES // width))
-    rows = max(1, min(rows, _MAX_BIAS_ELEMENTS // bias_per_row))
-    rows = -(-height // max(1, height // rows))  # even bands, each at least `rows` tall
-    if rows * bias_per_row > _MAX_BIAS_ELEMENTS:
-        rows = max(1, _MAX_BIAS_ELEMENTS // bias_per_row)
-    head_group = max(1, min(heads, _MAX_BIAS_ELEMENTS // (rows * bias_per_row)))
+    budget_rows = max(1, _MAX_BIAS_ELEMENTS // bias_per_row)  # query rows of one head within the budget
+    rows = min(height, _ceil_div(_MIN_CHUNK_QUERIES, width), budget_rows)
+    rows = min(_ceil_div(height, height // rows), budget_rows)  # even bands, each at least `rows` tall
+    head_group = min(heads, max(1, _MAX_BIAS_ELEMENTS // (rows * bias_per_row)))
     if head_group == heads:
         return max(rows, min(height, _MAX_BIAS_ELEMENTS // (heads * bias_per_row))), heads
-    return rows, -(-heads // -(-heads // head_group))  # even head groups
+    return rows, _ceil_div(heads, _ceil_div(heads, head_group))  # even head groups
 
 
 class Attention(nn.Module):
