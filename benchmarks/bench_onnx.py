@@ -7,10 +7,11 @@
 
 Decoder rows (one positive point, 3 masks):
   ort lowres        decoder_lowres.onnx alone: 4 low-res logit maps (256 x 256 for SAM), no upscaling
-  ort lowrank       decoder_lowrank.onnx alone (same output, exact low-rank form), its image terms computed
-                    once by decoder_prep.onnx (the "prep" row, once per image)
+  ort lowrank       the cached per-prompt graph alone (same output): decoder_lowrank.onnx (exact low-rank
+  / ort dense       form) or, for narrow decoders such as segany_small's, decoder_dense.onnx (dense form); its
+                    image terms computed once by decoder_prep.onnx (the "prep" row, once per image)
   ort official      decoder.onnx (the official contract), masks upscaled inside the graph to the photo size
-  OnnxPredictor     decoder_lowrank.onnx (fp32; int8: decoder_lowres.onnx) + upscaling outside ORT (OpenCV, or
+  OnnxPredictor     the cached pair (fp32; int8: decoder_lowres.onnx) + upscaling outside ORT (OpenCV, or
                     Pillow/numpy) + threshold
   torch predictor   segany SamPredictor.predict, the reference
 Encoder rows: one set_image (resize + encoder) with torch, ORT fp32 and ORT int8.
@@ -63,6 +64,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--accuracy-points", type=int, default=4, help="point grid side per photo for the int8 accuracy rows"
+    )
+    parser.add_argument(
+        "--decoder-form",
+        choices=("auto", "lowrank", "dense"),
+        default="auto",
+        help="form of the cached per-prompt decoder to export (default: the export's own choice)",
     )
     return parser.parse_args(argv)
 
@@ -153,7 +160,12 @@ def main(argv: list[str] | None = None) -> int:
             export_dir = Path(temp.name)
         start = time.perf_counter()
         export_onnx(
-            sam, export_dir, quantize=None if args.no_int8 else "int8", model_name=args.model, verify=False
+            sam,
+            export_dir,
+            quantize=None if args.no_int8 else "int8",
+            model_name=args.model,
+            verify=False,
+            decoder_form=args.decoder_form,
         )
         print(f"export{'' if args.no_int8 else ' + int8 quantization'}: {time.perf_counter() - start:.1f} s")
     int8 = not args.no_int8 and ExportMetadata.load(export_dir).quantization == "int8"
@@ -207,10 +219,12 @@ def main(argv: list[str] | None = None) -> int:
     official_feeds = {**feeds, "orig_im_size": np.array([height, width], np.float32)}
     files = ExportMetadata.load(export_dir).files
     rows = [("ORT fp32 lowres decoder", median_ms(lambda: lowres_session.run(None, feeds), args.repeats))]
-    if "decoder_lowrank" in files:
+    cached_role = fp32.cached_decoder_role
+    if cached_role is not None:
+        form = cached_role.removeprefix("decoder_")
         prep, low_rank = (
             ort.InferenceSession(str(export_dir / files[role]), options, providers=["CPUExecutionProvider"])
-            for role in ("decoder_prep", "decoder_lowrank")
+            for role in ("decoder_prep", cached_role)
         )
         prep_feeds = {"image_embeddings": embedding}
         terms = dict(zip([o.name for o in prep.get_outputs()], prep.run(None, prep_feeds)))
@@ -220,13 +234,13 @@ def main(argv: list[str] | None = None) -> int:
             **terms,
         }
         rows.append(
-            ("ORT fp32 lowrank decoder", median_ms(lambda: low_rank.run(None, low_rank_feeds), args.repeats))
+            (f"ORT fp32 {form} decoder", median_ms(lambda: low_rank.run(None, low_rank_feeds), args.repeats))
         )
         rows.append(
-            ("ORT fp32 lowrank prep (once per image)", median_ms(lambda: prep.run(None, prep_feeds), 3))
+            (f"ORT fp32 {form} prep (once per image)", median_ms(lambda: prep.run(None, prep_feeds), 3))
         )
         diff = np.abs(low_rank.run(None, low_rank_feeds)[1] - lowres_session.run(None, feeds)[1]).max()
-        print(f"lowrank vs lowres decoder: low-res logits max |diff| {diff:.2e}")
+        print(f"{form} vs lowres decoder: low-res logits max |diff| {diff:.2e}")
     rows += [
         (
             f"ORT fp32 official decoder {width}x{height}",

@@ -9,6 +9,8 @@ Layout of an export directory::
                           decoder (run once per image)
     decoder_lowrank.onnx  point_coords, point_labels, image_term_* -> iou_predictions, low_res_masks: the same
                           answer as decoder_lowres.onnx without mask input, several times cheaper per prompt
+    decoder_dense.onnx    the same inputs and outputs in the dense form, written instead of decoder_lowrank.onnx
+                          for narrow decoders (where it is the faster graph; see segany.onnx.dense_decoder)
     *.int8.onnx           optional dynamically quantized (int8 weights) copies of the first three models
     metadata.json         model name, image size, opset, quantization, file names and this contract
 
@@ -44,6 +46,7 @@ DECODER_FILE = "decoder.onnx"
 DECODER_LOWRES_FILE = "decoder_lowres.onnx"
 DECODER_PREP_FILE = "decoder_prep.onnx"
 DECODER_LOWRANK_FILE = "decoder_lowrank.onnx"
+DECODER_DENSE_FILE = "decoder_dense.onnx"
 METADATA_FILE = "metadata.json"
 INT8_SUFFIX = ".int8.onnx"
 
@@ -63,8 +66,11 @@ DECODER_LOWRES_OUTPUTS = ("iou_predictions", "low_res_masks")
 DECODER_PREP_INPUTS = ("image_embeddings",)
 DECODER_LOWRANK_PROMPT_INPUTS = ("point_coords", "point_labels")
 IMAGE_TERM_PREFIX = "image_term_"
-# Roles of the low-rank pair (not quantized: OnnxPredictor uses them with fp32 models only).
-LOW_RANK_ROLES = ("decoder_prep", "decoder_lowrank")
+# The cached decoder pair: the prep graph (once per image) and one per-prompt graph, in the low-rank or the
+# dense form. Not quantized: OnnxPredictor uses the pair with fp32 models only.
+DECODER_PREP_ROLE = "decoder_prep"
+CACHED_DECODER_ROLES = ("decoder_lowrank", "decoder_dense")
+CACHED_PAIR_ROLES = (DECODER_PREP_ROLE, *CACHED_DECODER_ROLES)
 
 
 def image_term_names(count: int) -> tuple[str, ...]:
@@ -87,6 +93,7 @@ CONTRACT_TEXT = {
     "decoder_prep": "image_embeddings 1x256x64x64 -> image_term_0..K-1, run once per image",
     "decoder_lowrank": "point_coords 1xNx2, point_labels 1xN (as decoder.onnx), image_term_0..K-1 from "
     "decoder_prep -> iou_predictions 1x4, low_res_masks 1x4x256x256, as decoder_lowres without mask input.",
+    "decoder_dense": "as decoder_lowrank (dense form, with its own decoder_prep terms)",
 }
 
 

@@ -26,6 +26,9 @@ from torch import nn
 from segany import __version__
 from segany.modeling.sam import Sam
 from segany.onnx.contract import (
+    CACHED_PAIR_ROLES,
+    CONTRACT_TEXT,
+    DECODER_DENSE_FILE,
     DECODER_FILE,
     DECODER_INPUTS,
     DECODER_LOWRANK_FILE,
@@ -36,14 +39,15 @@ from segany.onnx.contract import (
     DECODER_OUTPUTS,
     DECODER_PREP_FILE,
     DECODER_PREP_INPUTS,
+    DECODER_PREP_ROLE,
     ENCODER_FILE,
     ENCODER_INPUTS,
     ENCODER_OUTPUTS,
-    LOW_RANK_ROLES,
     ExportMetadata,
     image_term_names,
     int8_name,
 )
+from segany.onnx.dense_decoder import DenseDecoderGraph, DenseDecoderPrepGraph, prefers_dense_decoder
 from segany.onnx.model_source import load_model
 from segany.onnx.quantize import QUANTIZATION_SCHEMES, quantize_int8
 from segany.onnx.wrappers import (
@@ -80,6 +84,7 @@ def export_onnx(
     external_data: bool | None = None,
     verify: bool = True,
     verify_image: np.ndarray | str | Path | None = None,
+    decoder_form: str = "auto",
 ) -> ExportResult:
     """Export `model` to ONNX files in `out_dir` (see `segany.onnx.contract` for the contract).
 
@@ -94,9 +99,13 @@ def export_onnx(
         verify: run ONNX Runtime against torch on `verify_image` (a photo path or H x W x 3 uint8 array;
             None uses a synthetic image) and record the max differences in the result and metadata.json
             (skipped when the encoder is not exported).
+        decoder_form: form of the cached per-prompt decoder, "lowrank", "dense" or "auto" (the one expected
+            to be faster for this decoder; see `export_cached_decoder`).
     """
     if quantize not in (None, *QUANTIZATION_SCHEMES):
         raise ValueError(f"quantize must be None or one of {QUANTIZATION_SCHEMES}, got {quantize!r}")
+    if decoder_form not in DECODER_FORMS:
+        raise ValueError(f"decoder_form must be one of {DECODER_FORMS}, got {decoder_form!r}")
     if isinstance(model, Sam):
         if checkpoint is not None:
             raise ValueError("checkpoint applies to a registry name, not to a built Sam")
@@ -113,11 +122,10 @@ def export_onnx(
         files["encoder"] = export_encoder(sam, out / ENCODER_FILE, opset, external_data)
     files["decoder"] = export_decoder(sam, out / DECODER_FILE, opset, return_single_mask, upscale=True)
     files["decoder_lowres"] = export_decoder(sam, out / DECODER_LOWRES_FILE, opset, False, upscale=False)
-    files["decoder_prep"], files["decoder_lowrank"] = export_low_rank_decoder(
-        sam, out / DECODER_PREP_FILE, out / DECODER_LOWRANK_FILE, opset
-    )
+    role, files[DECODER_PREP_ROLE], cached = export_cached_decoder(sam, out, opset, decoder_form)
+    files[role] = cached
     if quantize == "int8":
-        for role in [role for role in files if role not in LOW_RANK_ROLES]:
+        for role in [role for role in files if role not in CACHED_PAIR_ROLES]:
             source = files[role]
             files[f"{role}_int8"] = quantize_int8(
                 source, out / int8_name(source.name), external_data=_has_external_data(source)
@@ -132,6 +140,7 @@ def export_onnx(
         quantization=quantize,
         return_single_mask=return_single_mask,
         files={role: path.name for role, path in files.items() if not role.endswith("_int8")},
+        contract={role: text for role, text in CONTRACT_TEXT.items() if role in files},
         mask_threshold=float(sam.mask_threshold),
         segany_version=__version__,
     )
@@ -261,15 +270,49 @@ def export_decoder(
     return path
 
 
+DECODER_FORMS = ("auto", "lowrank", "dense")
+
+
+def export_cached_decoder(
+    sam: Sam, out_dir: str | Path, opset: int = DEFAULT_OPSET, form: str = "auto"
+) -> tuple[str, Path, Path]:
+    """The cached decoder pair in `out_dir`: `decoder_prep.onnx` and the per-prompt graph in the low-rank form
+    (`decoder_lowrank.onnx`) or the dense form (`decoder_dense.onnx`); "auto" takes the form expected to be
+    faster for this decoder's width (`prefers_dense_decoder`). Returns (per-prompt role, prep path, path)."""
+    if form not in DECODER_FORMS:
+        raise ValueError(f"decoder form must be one of {DECODER_FORMS}, got {form!r}")
+    out = Path(out_dir)
+    if form == "dense" or (form == "auto" and prefers_dense_decoder(sam)):
+        prep, graph = export_dense_decoder(sam, out / DECODER_PREP_FILE, out / DECODER_DENSE_FILE, opset)
+        return "decoder_dense", prep, graph
+    prep, graph = export_low_rank_decoder(sam, out / DECODER_PREP_FILE, out / DECODER_LOWRANK_FILE, opset)
+    return "decoder_lowrank", prep, graph
+
+
+def export_dense_decoder(
+    sam: Sam, prep_path: str | Path, decoder_path: str | Path, opset: int = DEFAULT_OPSET
+) -> tuple[Path, Path]:
+    """`decoder_prep.onnx` (once per image) and `decoder_dense.onnx` (per prompt without mask input)."""
+    prep = DenseDecoderPrepGraph(sam)
+    return _export_cached_pair(prep, DenseDecoderGraph(sam), sam, Path(prep_path), Path(decoder_path), opset)
+
+
 def export_low_rank_decoder(
     sam: Sam, prep_path: str | Path, decoder_path: str | Path, opset: int = DEFAULT_OPSET
 ) -> tuple[Path, Path]:
     """`decoder_prep.onnx` (once per image) and `decoder_lowrank.onnx` (per prompt without mask input)."""
-    prep_path, decoder_path = Path(prep_path), Path(decoder_path)
+    prep = DecoderPrepGraph(sam)
+    return _export_cached_pair(
+        prep, LowRankDecoderGraph(sam), sam, Path(prep_path), Path(decoder_path), opset
+    )
+
+
+def _export_cached_pair(
+    prep: nn.Module, graph: nn.Module, sam: Sam, prep_path: Path, decoder_path: Path, opset: int
+) -> tuple[Path, Path]:
     grid_h, grid_w = sam.prompt_encoder.image_embedding_size
     generator = torch.Generator().manual_seed(0)
     embedding = torch.randn(1, sam.prompt_encoder.embed_dim, grid_h, grid_w, generator=generator)
-    prep = DecoderPrepGraph(sam)
     with torch.no_grad():
         terms = prep(embedding)
     names = image_term_names(len(terms))
@@ -281,7 +324,6 @@ def export_low_rank_decoder(
     )
     dynamic_axes = {"point_coords": {1: "num_points"}, "point_labels": {1: "num_points"}}
     inputs = (*DECODER_LOWRANK_PROMPT_INPUTS, *names)
-    graph = LowRankDecoderGraph(sam)
     _torch_export(graph, args, decoder_path, opset, inputs, DECODER_LOWRES_OUTPUTS, dynamic_axes)
     return prep_path, decoder_path
 
@@ -337,6 +379,12 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
     parser.add_argument("--no-encoder", action="store_true", default=None, help="export the decoders only")
     parser.add_argument("--no-verify", action="store_true", default=None, help="skip the ORT-vs-torch check")
     parser.add_argument("--verify-image", default=None, help="photo for the ORT-vs-torch check")
+    parser.add_argument(
+        "--decoder-form",
+        choices=DECODER_FORMS,
+        default=None,
+        help="form of the cached per-prompt decoder (default auto: the faster one for this model)",
+    )
     return parser
 
 
@@ -352,6 +400,7 @@ def main_export(args: argparse.Namespace) -> int:
         include_encoder=not getattr(args, "no_encoder", None),
         verify=not getattr(args, "no_verify", None),
         verify_image=getattr(args, "verify_image", None),
+        decoder_form=getattr(args, "decoder_form", None) or "auto",
     )
     print(f"exported {result.metadata.model} to {result.out_dir}:")
     for role, path in result.files.items():
@@ -374,7 +423,9 @@ __all__ = [
     "DEFAULT_OPSET",
     "ExportResult",
     "add_export_arguments",
+    "export_cached_decoder",
     "export_decoder",
+    "export_dense_decoder",
     "export_encoder",
     "export_low_rank_decoder",
     "export_onnx",

@@ -6,8 +6,9 @@
 
 The decoder runs `decoder_lowres.onnx` (256 x 256 logits only); the upscaling to the original size happens
 outside ONNX Runtime (OpenCV when installed, else Pillow/numpy), which is several times faster than the
-in-graph resize of the official contract. Prompts without a mask input run the exact low-rank pair instead
-when the export has it (fp32): `decoder_prep.onnx` once per image, then `decoder_lowrank.onnx` per prompt.
+in-graph resize of the official contract. Prompts without a mask input run the cached pair instead when the
+export has it (fp32): `decoder_prep.onnx` once per image, then per prompt `decoder_lowrank.onnx` (exact
+low-rank form) or `decoder_dense.onnx` (dense form, exported for narrow decoders).
 Embedding files are the `.npz` files of `segany.embedding_file`.
 """
 
@@ -24,9 +25,10 @@ import onnxruntime as ort
 from segany.embedding_file import ImageEmbedding
 from segany.io.image_convert import as_rgb_uint8
 from segany.onnx.contract import (
+    CACHED_DECODER_ROLES,
     DECODER_LOWRANK_PROMPT_INPUTS,
     DECODER_LOWRES_INPUTS,
-    LOW_RANK_ROLES,
+    DECODER_PREP_ROLE,
     ExportMetadata,
     int8_name,
 )
@@ -55,7 +57,7 @@ class _ImageState:
     embedding: np.ndarray  # 1 x C x h x w float32
     original_size: tuple[int, int]  # (H, W)
     input_size: tuple[int, int]  # (h, w) of the resized image inside the model input
-    # decoder_prep.onnx outputs for `embedding` (name -> array), computed on the first low-rank prompt.
+    # decoder_prep.onnx outputs for `embedding` (name -> array), computed on the first cached-pair prompt.
     image_terms: dict[str, np.ndarray] | None = None
 
 
@@ -97,7 +99,7 @@ class OnnxPredictor:
         )
         self._encoder: ort.InferenceSession | None = None  # created on the first set_image
         self._decoder, self._decoder_upscales = self._open_decoder()
-        self._prep, self._low_rank = self._open_low_rank()
+        self._prep, self._cached = self._open_cached_pair()
         self._image: _ImageState | None = None
 
     # ---------------------------------------------------------------- sessions
@@ -129,17 +131,22 @@ class OnnxPredictor:
             )
         return self._session(self._model_path("decoder")), True
 
-    def _open_low_rank(self) -> tuple[ort.InferenceSession | None, ort.InferenceSession | None]:
-        """The low-rank decoder pair, when the export has it (fp32 only; int8 keeps decoder_lowres)."""
-        if self.quantized is not None or not all(role in self.metadata.files for role in LOW_RANK_ROLES):
+    def _open_cached_pair(self) -> tuple[ort.InferenceSession | None, ort.InferenceSession | None]:
+        """The cached decoder pair, when the export has it (fp32 only; int8 keeps decoder_lowres)."""
+        role = self.cached_decoder_role
+        if self.quantized is not None or role is None or DECODER_PREP_ROLE not in self.metadata.files:
             return None, None
-        prep, low_rank = (self._session(self._model_path(role)) for role in LOW_RANK_ROLES)
-        return prep, low_rank
+        return self._session(self._model_path(DECODER_PREP_ROLE)), self._session(self._model_path(role))
 
     @property
-    def uses_low_rank_decoder(self) -> bool:
-        """Whether prompts without a mask input run `decoder_lowrank.onnx`."""
-        return self._low_rank is not None
+    def cached_decoder_role(self) -> str | None:
+        """The per-prompt graph of the export's cached pair ("decoder_lowrank" or "decoder_dense"), if any."""
+        return next((role for role in CACHED_DECODER_ROLES if role in self.metadata.files), None)
+
+    @property
+    def uses_cached_decoder(self) -> bool:
+        """Whether prompts without a mask input run the cached pair (`decoder_prep` + per-prompt graph)."""
+        return self._cached is not None
 
     @property
     def encoder_session(self) -> ort.InferenceSession:
@@ -364,7 +371,7 @@ class OnnxPredictor:
         """
         state = self._state()
         has_mask = mask_input is not None
-        if not has_mask and self._prep is not None and self._low_rank is not None:
+        if not has_mask and self._prep is not None and self._cached is not None:
             if state.image_terms is None:
                 names = [output.name for output in self._prep.get_outputs()]
                 state.image_terms = dict(
@@ -376,7 +383,7 @@ class OnnxPredictor:
                 labels_name: np.asarray(point_labels, dtype=np.float32).reshape(1, -1),
                 **state.image_terms,
             }
-            scores, low_res = self._low_rank.run(None, feeds)
+            scores, low_res = self._cached.run(None, feeds)
             return scores[0], low_res[0]
         if mask_input is None:
             mask_input = np.zeros((1, 1, *self._low_res_size), dtype=np.float32)
