@@ -215,18 +215,19 @@ class MaskDecoder(nn.Module):
             hyper_in: B x M x C2. Returns: B x M x 4H x 4W logits.
         """
         _, norm, act1, conv2, act2 = self.output_upscaling
-        x = conv1_out
-        batch, count = x.shape[0], hyper_in.shape[1]
+        batch, count = conv1_out.shape[0], hyper_in.shape[1]
         c1, c2 = conv2.in_channels, conv2.out_channels
-        x = act1(F.layer_norm(x.view(batch, -1, c1), (c1,), norm.weight, norm.bias, norm.eps))
-        # One 2-D product with its bias (an ONNX Gemm): a bias Add left next to the GELU would be fused by ONNX
-        # Runtime into BiasGelu, whose CPU kernel runs ~4x slower per element than its plain Gelu.
-        x = torch.addmm(conv2.bias.repeat(4), x.reshape(-1, c1), self.conv2_matrix())
-        x = act2(x).view(batch, height * width * 16, c2)
-        # Mask-major B x M x HW*(ky1,kx1,ky2,kx2): the shuffle below then moves pairs of adjacent values.
-        masks = hyper_in @ x.transpose(1, 2)
-        # (y, x, ky1, kx1, ky2, kx2) -> row 4y + 2ky1 + ky2, column 4x + 2kx1 + kx2
-        masks = masks.view(batch, count, height, width, 2, 2, 2, 2).permute(0, 1, 2, 4, 6, 3, 5, 7)
+        # Rows to raster order at twice the grid, (y, ky1, x, kx1): moves whole (kx1, C1) blocks.
+        x = conv1_out.reshape(batch, height, width, 2, 2 * c1).transpose(2, 3)
+        x = act1(F.layer_norm(x.reshape(batch, 1, -1, c1), (c1,), norm.weight, norm.bias, norm.eps))
+        # The second convolution one output row parity ky2 at a time (a batch of 2 products): each gives, per
+        # row of the 2x grid, a row of the final masks in raster order (x, kx1, kx2). Its bias is 3-D so that
+        # ONNX Runtime leaves the GELU alone (it fuses a 1-D bias Add into BiasGelu, ~4x slower per element).
+        weight = self.conv2_matrix().view(c1, 2, 2 * c2).transpose(0, 1)  # (ky2) x C1 x (kx2, C2)
+        x = act2(x @ weight + conv2.bias.repeat(2).view(1, 1, 1, -1))  # B x 2 x 4HW x (kx2, C2)
+        masks = hyper_in[:, None] @ x.view(batch, 2, -1, c2).transpose(2, 3)  # B x 2 x M x (2H, 4W)
+        # (ky2, M, y', X) -> (M, y', ky2, X): whole mask rows move.
+        masks = masks.view(batch, 2, count, 2 * height, 4 * width).permute(0, 2, 3, 1, 4)
         return masks.reshape(batch, count, 4 * height, 4 * width)
 
     def conv2_matrix(self) -> torch.Tensor:
