@@ -162,10 +162,10 @@ class DenseDecoderGraph(nn.Module):
             if index > 0:
                 key, value, query = self.stages[index - 1](image_tokens)
             if layer.skip_first_layer_pe:
-                queries = layer.self_attn(queries, queries, queries)
+                queries = _self_attention(layer.self_attn, queries, queries, queries)
             else:
                 q = queries + tokens
-                queries = queries + layer.self_attn(q, q, queries)
+                queries = queries + _self_attention(layer.self_attn, q, q, queries)
             queries = layer.norm1(queries)
             attn_out = _token_to_image(layer.cross_attn_token_to_image, queries + tokens, key, value)
             queries = layer.norm2(queries + attn_out)
@@ -191,9 +191,30 @@ class DenseDecoderGraph(nn.Module):
         return iou_pred, masks
 
 
-def _heads(x: torch.Tensor, heads: int) -> torch.Tensor:
+# The token-side helpers below reshape to constant shapes (-1 for the token count): reading sizes off the
+# tensors would put a Shape -> Gather -> Unsqueeze -> Concat chain before every reshape of the exported graph.
+def _split_heads(x: torch.Tensor, attn: Attention) -> torch.Tensor:
     """1 x T x D -> H x T x hd."""
-    return x[0].reshape(x.shape[1], heads, -1).transpose(0, 1)
+    heads = attn.num_heads
+    return x.reshape(-1, heads, attn.internal_dim // heads).transpose(0, 1)
+
+
+def _merge_heads(x: torch.Tensor, attn: Attention) -> torch.Tensor:
+    """H x T x hd -> 1 x T x D, then the output projection."""
+    return attn.out_proj(x.transpose(0, 1).reshape(1, -1, attn.internal_dim))
+
+
+def _scale(attn: Attention) -> float:
+    return float(attn.internal_dim // attn.num_heads) ** -0.5
+
+
+def _self_attention(
+    attn: Attention, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor
+) -> torch.Tensor:
+    """`attn` over the prompt tokens (1 x T x C each) -> 1 x T x C."""
+    q = _split_heads(attn.q_proj(queries), attn) * _scale(attn)
+    k, v = _split_heads(attn.k_proj(keys), attn), _split_heads(attn.v_proj(values), attn)
+    return _merge_heads(F.softmax(q @ k.transpose(1, 2), dim=-1) @ v, attn)
 
 
 def _token_to_image(
@@ -201,11 +222,11 @@ def _token_to_image(
 ) -> torch.Tensor:
     """Prompt tokens (1 x T x C) attending over the image (keys, values: D x N channel-major) -> 1 x T x C."""
     heads = attn.num_heads
-    q = _heads(attn.q_proj(queries), heads)  # H x T x hd
-    width = q.shape[-1]
-    logits = (q * width**-0.5) @ key.reshape(heads, width, -1)  # H x T x N
+    width = attn.internal_dim // heads
+    q = _split_heads(attn.q_proj(queries), attn) * _scale(attn)  # H x T x hd
+    logits = q @ key.reshape(heads, width, -1)  # H x T x N
     out = F.softmax(logits, dim=-1) @ value.reshape(heads, width, -1).transpose(1, 2)  # H x T x hd
-    return attn.out_proj(out.transpose(0, 1).reshape(1, q.shape[1], -1))
+    return _merge_heads(out, attn)
 
 
 def _image_to_token(
@@ -214,13 +235,13 @@ def _image_to_token(
     """Image tokens (their query projection, D x N) attending over the prompt tokens: `shifted` (N x C, the
     tokens plus the output bias) + the attention output."""
     heads = attn.num_heads
-    k = _heads(attn.k_proj(keys), heads)  # H x T x hd
-    v = _heads(attn.v_proj(values), heads)
-    width = k.shape[-1]
-    logits = (k * width**-0.5) @ query.reshape(heads, width, -1)  # H x T x N
+    width = attn.internal_dim // heads
+    k = _split_heads(attn.k_proj(keys), attn) * _scale(attn)  # H x T x hd
+    v = _split_heads(attn.v_proj(values), attn)
+    logits = k @ query.reshape(heads, width, -1)  # H x T x N
     # Softmax over the T tokens (axis 1) written out: ONNX Runtime's Softmax on a non-last axis transposes.
     exp = (logits - logits.amax(dim=1, keepdim=True)).exp()
     probs = exp / exp.sum(dim=1, keepdim=True)
-    out = (v.transpose(1, 2) @ probs).reshape(heads * width, -1)  # D x N
+    out = (v.transpose(1, 2) @ probs).reshape(attn.internal_dim, -1)  # D x N
     # Back to token-major: out^T @ W_o^T, the transpose folded into the product, the residual its addend.
     return torch.addmm(shifted, out.t(), attn.out_proj.weight.t())
