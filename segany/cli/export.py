@@ -1,8 +1,9 @@
 """`segany export onnx`: ONNX files for deployment (`segany.onnx.export_onnx`; contract in `segany.onnx.contract`).
 
 The model is chosen as for every other command (`--model NAME|PATH`, default the best cached checkpoint).
-Writes encoder.onnx, decoder.onnx (the official decoder contract), decoder_lowres.onnx, metadata.json, with
-`--quantize int8` also *.int8.onnx copies. Needs the `onnx` extra: pip install 'segany[onnx]'.
+Writes encoder.onnx, decoder.onnx (the official decoder contract), decoder_lowres.onnx, the cached decoder
+pair (decoder_prep.onnx with decoder_lowrank.onnx or, for narrow decoders, decoder_dense.onnx) and
+metadata.json, with `--quantize int8` also *.int8.onnx copies. Needs the `onnx` extra: pip install 'segany[onnx]'.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ EXAMPLES = """
 """
 
 QUANTIZE_CHOICES = ("int8",)  # segany.onnx.quantize.QUANTIZATION_SCHEMES, checked again by the library
+DECODER_FORMS = ("auto", "lowrank", "dense")  # segany.onnx.export.DECODER_FORMS, checked again by the library
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -57,6 +59,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--no-verify", action="store_true", default=None, help="skip the ONNX Runtime vs torch check"
     )
     onnx.add_argument("--verify-image", metavar="FILE", default=None, help="photo for the ONNX Runtime check")
+    onnx.add_argument(
+        "--decoder-form",
+        choices=DECODER_FORMS,
+        default=None,
+        help="form of the cached per-prompt decoder (default auto: the faster one for the model's width)",
+    )
     add_model_options(onnx, device=False)
     add_quiet_option(onnx)
     onnx.set_defaults(run=run_onnx)
@@ -84,6 +92,7 @@ def run_onnx(args: argparse.Namespace) -> int:
         "include_encoder": None if args.no_encoder is None else not args.no_encoder,
         "verify": None if args.no_verify is None else not args.no_verify,
         "verify_image": args.verify_image,
+        "decoder_form": args.decoder_form,
     }
     given = {key: value for key, value in options.items() if value is not None}
     name = description.arch if description.source == "checkpoint" else description.spec
