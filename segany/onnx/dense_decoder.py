@@ -35,10 +35,10 @@ _TOKENS_ONE_POINT = 7
 
 def prefers_dense_decoder(sam: Sam) -> bool:
     """Whether the dense graph is the better per-prompt decoder: the low-rank update of a one-point prompt
-    would reach half the channel count."""
+    would reach half the channel count. False where the dense graph does not apply (no two-way blocks)."""
     transformer = sam.mask_decoder.transformer
     if not isinstance(transformer, TwoWayTransformer) or len(transformer.layers) == 0:
-        return True
+        return False
     rank = (transformer.num_heads * _TOKENS_ONE_POINT + 1) * len(transformer.layers)
     return rank >= transformer.embedding_dim // 2
 
