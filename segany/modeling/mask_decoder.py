@@ -220,12 +220,20 @@ class MaskDecoder(nn.Module):
         # Rows to raster order at twice the grid, (y, ky1, x, kx1): moves whole (kx1, C1) blocks.
         x = conv1_out.reshape(batch, height, width, 2, 2 * c1).transpose(2, 3)
         x = act1(F.layer_norm(x.reshape(batch, 1, -1, c1), (c1,), norm.weight, norm.bias, norm.eps))
-        # The second convolution one output row parity ky2 at a time (a batch of 2 products): each gives, per
-        # row of the 2x grid, a row of the final masks in raster order (x, kx1, kx2). Its bias is 3-D so that
-        # ONNX Runtime leaves the GELU alone (it fuses a 1-D bias Add into BiasGelu, ~4x slower per element).
-        weight = self.conv2_matrix().view(c1, 2, 2 * c2).transpose(0, 1)  # (ky2) x C1 x (kx2, C2)
-        x = act2(x @ weight + conv2.bias.repeat(2).view(1, 1, 1, -1))  # B x 2 x 4HW x (kx2, C2)
-        masks = hyper_in[:, None] @ x.view(batch, 2, -1, c2).transpose(2, 3)  # B x 2 x M x (2H, 4W)
+        # The second convolution one output row parity ky2 at a time: each half gives, per row of the 2x grid,
+        # a row of the final masks in raster order (x, kx1, kx2). Each is one 2-D product with its bias (an ONNX
+        # Gemm): a bias Add left next to the GELU would cost a pass of its own, or be fused by ONNX Runtime into
+        # BiasGelu, whose CPU kernel runs ~4x slower per element than its plain Gelu.
+        rows = x.reshape(-1, c1)  # B*4HW x C1
+        weight = self.conv2_matrix().view(c1, 2, 2 * c2)  # C1 x (ky2) x (kx2, C2)
+        bias = conv2.bias.repeat(2)
+        masks = torch.stack(
+            [
+                hyper_in @ act2(torch.addmm(bias, rows, weight[:, ky2])).view(batch, -1, c2).transpose(1, 2)
+                for ky2 in range(2)
+            ],
+            dim=1,
+        )  # B x 2 x M x (2H, 4W)
         # (ky2, M, y', X) -> (M, y', ky2, X): whole mask rows move.
         masks = masks.view(batch, 2, count, 2 * height, 4 * width).permute(0, 2, 3, 1, 4)
         return masks.reshape(batch, count, 4 * height, 4 * width)
