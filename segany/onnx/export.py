@@ -11,56 +11,45 @@ TorchScript exporter (`dynamo=False`): torch's dynamo exporter cannot export SAM
 from __future__ import annotations
 
 import argparse
-import contextlib
 import shutil
 import tempfile
-import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
 from segany import __version__
 from segany.modeling.sam import Sam
+from segany.onnx.cached_export import (
+    DECODER_FORMS,
+    export_cached_decoder,
+    export_dense_decoder,
+    export_low_rank_decoder,
+)
 from segany.onnx.contract import (
     CACHED_PAIR_ROLES,
     CONTRACT_TEXT,
-    DECODER_DENSE_FILE,
     DECODER_FILE,
     DECODER_INPUTS,
-    DECODER_LOWRANK_FILE,
-    DECODER_LOWRANK_PROMPT_INPUTS,
     DECODER_LOWRES_FILE,
     DECODER_LOWRES_INPUTS,
     DECODER_LOWRES_OUTPUTS,
     DECODER_OUTPUTS,
-    DECODER_PREP_FILE,
-    DECODER_PREP_INPUTS,
     DECODER_PREP_ROLE,
     ENCODER_FILE,
     ENCODER_INPUTS,
     ENCODER_OUTPUTS,
     ExportMetadata,
-    image_term_names,
     int8_name,
 )
-from segany.onnx.dense_decoder import DenseDecoderGraph, DenseDecoderPrepGraph, prefers_dense_decoder
 from segany.onnx.model_source import load_model
 from segany.onnx.quantize import QUANTIZATION_SCHEMES, quantize_int8
-from segany.onnx.wrappers import (
-    DecoderPrepGraph,
-    ImageEncoderGraph,
-    LowRankDecoderGraph,
-    PromptDecoderGraph,
-)
+from segany.onnx.tracing import DEFAULT_OPSET, EXAMPLE_POINTS, torch_export
+from segany.onnx.wrappers import ImageEncoderGraph, PromptDecoderGraph
 
-DEFAULT_OPSET = 17
 # Protobuf cannot serialise 2 GiB; stay clear of it (the graph itself adds a little to the weights).
 EXTERNAL_DATA_THRESHOLD = int(1.8 * 2**30)
-_DUMMY_POINTS = 3
 
 
 @dataclass
@@ -155,54 +144,6 @@ def export_onnx(
     return result
 
 
-@contextlib.contextmanager
-def _tracing_context() -> Iterator[None]:
-    """Autograd on, but nothing kept for a backward pass; the exporter's expected warnings silenced.
-
-    The encoder's inference-only attention writes its bias with `torch.add(..., out=)`, which the TorchScript
-    exporter cannot translate; while gradients are recorded the model takes its plain path instead. No
-    backward pass ever runs, so the tensors autograd would save are dropped at once (saved-tensor hooks), and
-    tracing needs no more memory than inference.
-    """
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
-        warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export.*")
-        warnings.filterwarnings("ignore", message=".*feature will be removed.*", category=DeprecationWarning)
-        with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(_drop_saved, _never_unpacked):
-            yield
-
-
-def _drop_saved(tensor: torch.Tensor) -> None:
-    return None
-
-
-def _never_unpacked(packed: None) -> torch.Tensor:
-    raise RuntimeError("no backward pass runs while exporting")
-
-
-def _torch_export(
-    module: nn.Module,
-    args: tuple[torch.Tensor, ...],
-    path: Path,
-    opset: int,
-    input_names: tuple[str, ...],
-    output_names: tuple[str, ...],
-    dynamic_axes: dict[str, dict[int, str]],
-) -> None:
-    with _tracing_context():
-        torch.onnx.export(
-            module,
-            args,
-            str(path),
-            dynamo=False,
-            opset_version=opset,
-            input_names=list(input_names),
-            output_names=list(output_names),
-            dynamic_axes=dynamic_axes,
-            do_constant_folding=True,
-        )
-
-
 def export_encoder(
     sam: Sam, path: str | Path, opset: int = DEFAULT_OPSET, external_data: bool | None = None
 ) -> Path:
@@ -212,7 +153,7 @@ def export_encoder(
     dummy = torch.randint(0, 256, (size, size * 3 // 4, 3)).float()  # non-square: both sides stay dynamic
     with tempfile.TemporaryDirectory(dir=path.parent, prefix=".export-") as tmp:
         staged = Path(tmp) / path.name
-        _torch_export(
+        torch_export(
             ImageEncoderGraph(sam),
             (dummy,),
             staged,
@@ -253,7 +194,7 @@ def export_decoder(
     generator = torch.Generator().manual_seed(0)
     args: tuple[torch.Tensor, ...] = (
         torch.randn(1, sam.prompt_encoder.embed_dim, grid_h, grid_w, generator=generator),
-        torch.rand(1, _DUMMY_POINTS, 2, generator=generator) * sam.image_size,
+        torch.rand(1, EXAMPLE_POINTS, 2, generator=generator) * sam.image_size,
         torch.tensor([[1.0, 0.0, -1.0]]),
         torch.randn(1, 1, low_h, low_w, generator=generator),
         torch.ones(1),
@@ -266,66 +207,8 @@ def export_decoder(
     else:
         names = (DECODER_LOWRES_INPUTS, DECODER_LOWRES_OUTPUTS)
     graph = PromptDecoderGraph(sam, return_single_mask=return_single_mask, upscale=upscale)
-    _torch_export(graph, args, path, opset, names[0], names[1], dynamic_axes)
+    torch_export(graph, args, path, opset, names[0], names[1], dynamic_axes)
     return path
-
-
-DECODER_FORMS = ("auto", "lowrank", "dense")
-
-
-def export_cached_decoder(
-    sam: Sam, out_dir: str | Path, opset: int = DEFAULT_OPSET, form: str = "auto"
-) -> tuple[str, Path, Path]:
-    """The cached decoder pair in `out_dir`: `decoder_prep.onnx` and the per-prompt graph in the low-rank form
-    (`decoder_lowrank.onnx`) or the dense form (`decoder_dense.onnx`); "auto" takes the form expected to be
-    faster for this decoder's width (`prefers_dense_decoder`). Returns (per-prompt role, prep path, path)."""
-    if form not in DECODER_FORMS:
-        raise ValueError(f"decoder form must be one of {DECODER_FORMS}, got {form!r}")
-    out = Path(out_dir)
-    if form == "dense" or (form == "auto" and prefers_dense_decoder(sam)):
-        prep, graph = export_dense_decoder(sam, out / DECODER_PREP_FILE, out / DECODER_DENSE_FILE, opset)
-        return "decoder_dense", prep, graph
-    prep, graph = export_low_rank_decoder(sam, out / DECODER_PREP_FILE, out / DECODER_LOWRANK_FILE, opset)
-    return "decoder_lowrank", prep, graph
-
-
-def export_dense_decoder(
-    sam: Sam, prep_path: str | Path, decoder_path: str | Path, opset: int = DEFAULT_OPSET
-) -> tuple[Path, Path]:
-    """`decoder_prep.onnx` (once per image) and `decoder_dense.onnx` (per prompt without mask input)."""
-    prep = DenseDecoderPrepGraph(sam)
-    return _export_cached_pair(prep, DenseDecoderGraph(sam), sam, Path(prep_path), Path(decoder_path), opset)
-
-
-def export_low_rank_decoder(
-    sam: Sam, prep_path: str | Path, decoder_path: str | Path, opset: int = DEFAULT_OPSET
-) -> tuple[Path, Path]:
-    """`decoder_prep.onnx` (once per image) and `decoder_lowrank.onnx` (per prompt without mask input)."""
-    prep = DecoderPrepGraph(sam)
-    return _export_cached_pair(
-        prep, LowRankDecoderGraph(sam), sam, Path(prep_path), Path(decoder_path), opset
-    )
-
-
-def _export_cached_pair(
-    prep: nn.Module, graph: nn.Module, sam: Sam, prep_path: Path, decoder_path: Path, opset: int
-) -> tuple[Path, Path]:
-    grid_h, grid_w = sam.prompt_encoder.image_embedding_size
-    generator = torch.Generator().manual_seed(0)
-    embedding = torch.randn(1, sam.prompt_encoder.embed_dim, grid_h, grid_w, generator=generator)
-    with torch.no_grad():
-        terms = prep(embedding)
-    names = image_term_names(len(terms))
-    _torch_export(prep, (embedding,), prep_path, opset, DECODER_PREP_INPUTS, names, {})
-    args = (
-        torch.rand(1, _DUMMY_POINTS, 2, generator=generator) * sam.image_size,
-        torch.tensor([[1.0, 0.0, -1.0]]),
-        *terms,
-    )
-    dynamic_axes = {"point_coords": {1: "num_points"}, "point_labels": {1: "num_points"}}
-    inputs = (*DECODER_LOWRANK_PROMPT_INPUTS, *names)
-    _torch_export(graph, args, decoder_path, opset, inputs, DECODER_LOWRES_OUTPUTS, dynamic_axes)
-    return prep_path, decoder_path
 
 
 def _has_external_data(path: Path) -> bool:
