@@ -10,39 +10,8 @@ from torch import nn
 
 from segany.modeling.common import LayerNorm2d, MLPBlock, drop_path
 from segany.modeling.vit_attention import Attention
+from segany.modeling.windows import window_partition, window_unpartition
 from segany.modeling.workspace import Workspace, workspace_for_inference
-
-
-def window_partition(x: torch.Tensor, window: int) -> tuple[torch.Tensor, tuple[int, int]]:
-    """Split a B x H x W x C grid into non-overlapping windows, zero-padding bottom/right.
-
-    Returns:
-        windows: (B * nWindows) x window x window x C, and the padded size (Hp, Wp).
-    """
-    batch, height, width, channels = x.shape
-    pad_h = (window - height % window) % window
-    pad_w = (window - width % window) % window
-    if pad_h or pad_w:
-        x = F.pad(x, (0, 0, 0, pad_w, 0, pad_h))
-    padded_h, padded_w = height + pad_h, width + pad_w
-    x = x.view(batch, padded_h // window, window, padded_w // window, window, channels)
-    windows = x.permute(0, 1, 3, 2, 4, 5).reshape(-1, window, window, channels)
-    return windows, (padded_h, padded_w)
-
-
-def window_unpartition(
-    windows: torch.Tensor, window: int, padded_hw: tuple[int, int], hw: tuple[int, int]
-) -> torch.Tensor:
-    """Inverse of `window_partition`: (B * nWindows) x window x window x C -> B x H x W x C."""
-    padded_h, padded_w = padded_hw
-    height, width = hw
-    n_h, n_w = padded_h // window, padded_w // window
-    batch = windows.shape[0] // (n_h * n_w)
-    x = windows.view(batch, n_h, n_w, window, window, -1)
-    x = x.permute(0, 1, 3, 2, 4, 5).reshape(batch, padded_h, padded_w, -1)
-    if padded_h > height or padded_w > width:
-        x = x[:, :height, :width, :].contiguous()
-    return x
 
 
 class Block(nn.Module):
@@ -75,16 +44,22 @@ class Block(nn.Module):
         shortcut = x
         x = self.norm1(x)
         if self.window_size > 0:
-            hw = (x.shape[1], x.shape[2])
-            x, padded_hw = window_partition(x, self.window_size)
-            x = self.attn(x, workspace)
-            x = window_unpartition(x, self.window_size, padded_hw, hw)
+            x = self._windowed_attention(x, workspace)
         else:
             x = self.attn(x, workspace)
         x = shortcut + drop_path(x, self.drop_path_rate, self.training)
         if workspace is not None and not (self.training and self.drop_path_rate > 0.0):
             return x.add_(self.mlp.forward_into(self.norm2(x), workspace))
         return x + drop_path(self.mlp(self.norm2(x)), self.drop_path_rate, self.training)
+
+    def _windowed_attention(self, x: torch.Tensor, workspace: Workspace | None) -> torch.Tensor:
+        window = self.window_size
+        hw = (x.shape[1], x.shape[2])
+        if workspace is not None and (hw[0] % window or hw[1] % window):
+            # Inference on a grid that needs padding: only the real tokens are projected (forward_windowed).
+            return self.attn.forward_windowed(x, window, workspace)
+        windows, padded_hw = window_partition(x, window)
+        return window_unpartition(self.attn(windows, workspace), window, padded_hw, hw)
 
 
 class PatchEmbed(nn.Module):
