@@ -124,6 +124,26 @@ def test_batched_points_and_boxes(encoded: Encoded, low_rank_calls: list[int]) -
     assert low_rank_calls == [4, 4]
 
 
+@pytest.mark.parametrize("chunk_tokens", [64 * 5, 100])
+def test_upscaling_in_row_bands_matches_the_oracle(
+    encoded: Encoded, low_rank_calls: list[int], monkeypatch: pytest.MonkeyPatch, chunk_tokens: int
+) -> None:
+    """The whole 64 x 64 grid is one upscaling chunk by default; larger grids go in bands of rows, here forced
+    (5 rows per band, the last one shorter; or one row per band) for two prompts."""
+    monkeypatch.setattr(mask_decoder_module, "_UPSCALE_CHUNK_TOKENS", chunk_tokens)
+    pair = encoded("dog.jpg")
+    h, w = pair.height, pair.width
+    points = torch.tensor([[[0.3 * w, 0.4 * h]], [[0.6 * w, 0.7 * h]]])
+    labels = torch.ones(2, 1, dtype=torch.int64)
+    ref_points = pair.oracle.transform.apply_coords_torch(points, pair.oracle.original_size)
+    _, ref_scores, ref_low = pair.oracle.predict_torch(ref_points, labels, multimask_output=True)
+    our_points = pair.ours.transform.apply_coords_torch(points, pair.ours.original_size)
+    low, scores = pair.ours.predict_low_res_torch(our_points, labels, multimask_output=True)
+    assert low_rank_calls == [2]
+    assert max_diff(scores, ref_scores) <= IOU_ATOL
+    assert_scaled_close(low, ref_low, f"upscaling in bands of {chunk_tokens} tokens")
+
+
 def test_amg_style_point_batch(encoded: Encoded, low_rank_calls: list[int]) -> None:
     """A points_per_batch=20 batch of single positive points (split into passes inside the low-rank path)."""
     pair = encoded("rocket_portrait.jpg")
