@@ -153,11 +153,14 @@ class Attention(nn.Module):
         before the output projection, which then also runs on the real tokens only.
         """
         batch, height, width, channels = x.shape
-        qkv = self._qkv(x, workspace).view(batch, height, width, -1)  # B x H x W x 3C
+        # B x H x W x 3C, without the bias: the gather adds it while copying (a pass fewer than addmm's
+        # copy of the bias into its output), and writes it alone at the padding positions.
+        qkv = self._qkv(x, workspace, with_bias=False).view(batch, height, width, -1)
         n_h, n_w = window_count(height, width, window)
-        fill = self.qkv.bias if self.qkv.bias is not None else qkv.new_zeros(qkv.shape[-1])
+        bias = self.qkv.bias
+        fill = bias if bias is not None else qkv.new_zeros(qkv.shape[-1])
         buffer = workspace.get("qkv_windows", (batch * n_h * n_w, window, window, qkv.shape[-1]), qkv)
-        windows = gather_windows(qkv, window, fill, buffer)  # B*nWindows x window x window x 3C
+        windows = gather_windows(qkv, window, fill, buffer, shift=bias)  # B*nWindows x window x window x 3C
         attended = self._attend(windows, workspace)  # B*nWindows x window x window x C
         grid = workspace.get("attended_grid", (batch, height, width, channels), x)
         return self.proj(scatter_windows(attended, (height, width), grid))
@@ -175,12 +178,12 @@ class Attention(nn.Module):
         # B x heads x HW x head_dim -> B x H x W x C
         return out.transpose(1, 2).reshape(batch, height, width, -1)
 
-    def _qkv(self, x: torch.Tensor, workspace: Workspace | None) -> torch.Tensor:
+    def _qkv(self, x: torch.Tensor, workspace: Workspace | None, with_bias: bool = True) -> torch.Tensor:
         if workspace is None:
             return self.qkv(x)
         rows = x.reshape(-1, x.shape[-1])
         out = workspace.get("qkv", (rows.shape[0], self.qkv.out_features), rows)
-        if self.qkv.bias is None:
+        if self.qkv.bias is None or not with_bias:
             return torch.mm(rows, self.qkv.weight.t(), out=out)
         return torch.addmm(self.qkv.bias, rows, self.qkv.weight.t(), out=out)
 

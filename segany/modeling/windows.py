@@ -72,12 +72,20 @@ def _grid_view(windows: torch.Tensor, batch: int, n_h: int, n_w: int, window: in
     return windows.view(batch, n_h, n_w, window, window, -1).permute(0, 1, 3, 2, 4, 5)
 
 
-def gather_windows(grid: torch.Tensor, window: int, fill: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+def gather_windows(
+    grid: torch.Tensor,
+    window: int,
+    fill: torch.Tensor,
+    out: torch.Tensor,
+    shift: torch.Tensor | None = None,
+) -> torch.Tensor:
     """B x H x W x C grid -> (B * nWindows) x window x window x C windows written into ``out``.
 
     Args:
         fill: C vector written at the padding positions (beyond row H or column W).
         out: contiguous buffer with B * nWindows * window^2 * C elements (any shape).
+        shift: optional C vector added to the grid's tokens on the way (a bias left out of the map that
+            produced the grid: the addition then costs no pass of its own).
     """
     batch, height, width, channels = grid.shape
     n_h, n_w = window_count(height, width, window)
@@ -86,7 +94,11 @@ def gather_windows(grid: torch.Tensor, window: int, fill: torch.Tensor, out: tor
     for rows, win_r, in_r, count_r, size_r in _axis_parts(height, window):
         for cols, win_c, in_c, count_c, size_c in _axis_parts(width, window):
             source = grid[:, rows, cols].view(batch, count_r, size_r, count_c, size_c, channels)
-            target[:, win_r, in_r, win_c, in_c].copy_(source)
+            part = target[:, win_r, in_r, win_c, in_c]
+            if shift is None:
+                part.copy_(source)
+            else:
+                torch.add(source, shift, out=part)
     if height % window:
         pad = target[:, n_h - 1, height % window :]
         pad.copy_(fill.expand_as(pad))

@@ -25,9 +25,10 @@ from segany.modeling.workspace import Workspace
 GRIDS = [(1, 16, 16, 14), (2, 9, 7, 4), (1, 8, 11, 4), (2, 12, 8, 4), (1, 5, 3, 7)]
 
 
+@pytest.mark.parametrize("bias_on_the_way", [False, True])
 @pytest.mark.parametrize(("batch", "height", "width", "window"), GRIDS)
 def test_gather_of_projected_tokens_equals_projected_zero_padded_windows(
-    batch: int, height: int, width: int, window: int
+    batch: int, height: int, width: int, window: int, bias_on_the_way: bool
 ) -> None:
     torch.manual_seed(0)
     linear = nn.Linear(5, 6)
@@ -38,7 +39,11 @@ def test_gather_of_projected_tokens_equals_projected_zero_padded_windows(
         n_h, n_w = window_count(height, width, window)
         assert padded_hw == (n_h * window, n_w * window)
         buffer = torch.full((batch * n_h * n_w * window * window * 6,), float("nan"))
-        windows = gather_windows(linear(grid), window, linear.bias, buffer)
+        if bias_on_the_way:  # the map without its bias, the gather adding it
+            projected = grid @ linear.weight.t()
+            windows = gather_windows(projected, window, linear.bias, buffer, shift=linear.bias)
+        else:
+            windows = gather_windows(linear(grid), window, linear.bias, buffer)
     assert windows.shape == reference.shape
     assert windows.data_ptr() == buffer.data_ptr(), "the windows must live in the given buffer"
     torch.testing.assert_close(windows, reference, rtol=1e-6, atol=1e-6)
