@@ -113,25 +113,42 @@ class DecoderImageCache:
         return replace(self, stages=stages, upscale_base=next(taken))
 
 
-def _per_head(x: torch.Tensor, heads: int) -> torch.Tensor:
-    """N x D -> H x N x hd (contiguous)."""
-    return x.reshape(x.shape[0], heads, -1).transpose(0, 1).contiguous()
+def _per_head(x: torch.Tensor, heads: int, channel_major: bool = False) -> torch.Tensor:
+    """N x D -> H x N x hd; with ``channel_major``, the transposed view of a contiguous H x hd x N tensor.
+
+    Tensors that are only multiplied from the token side (token rows @ tensor^T: the attention keys and
+    queries of the image tokens, the cross terms) are stored channel-major: the product then reads
+    N-contiguous rows, which for the few token rows of a prompt runs ~2x faster than the transposed operand.
+    """
+    per_head = x.reshape(x.shape[0], heads, -1)  # N x H x hd
+    if channel_major:
+        return per_head.permute(1, 2, 0).contiguous().transpose(1, 2)
+    return per_head.transpose(0, 1).contiguous()
 
 
 def _projection(
-    layer: nn.Linear, heads: int, s: torch.Tensor, pe: torch.Tensor | None, fold: bool
+    layer: nn.Linear,
+    heads: int,
+    s: torch.Tensor,
+    pe: torch.Tensor | None,
+    fold: bool,
+    keys: bool,
 ) -> Projection:
-    """Per-image part of `layer` applied to S (+ pe); `fold` adds the shift into the base (stage 0)."""
+    """Per-image part of `layer` applied to S (+ pe); `fold` adds the shift into the base (stage 0).
+
+    ``keys``: the projection is only dotted with token-side vectors (attention logits), never used as values:
+    its per-head tensors are stored channel-major (see `_per_head`).
+    """
     weight, bias = layer.weight.detach().t(), layer.bias.detach()  # C x D, D
     base = s @ weight
     if pe is None:
         if fold:
-            return Projection(_per_head(base + bias, heads), None, weight)
-        return Projection(_per_head(base, heads), bias, weight)
+            return Projection(_per_head(base + bias, heads, keys), None, weight)
+        return Projection(_per_head(base, heads, keys), bias, weight)
     shift = pe @ weight + bias
     if fold:
-        return Projection(_per_head(base + shift, heads), None, weight)
-    return Projection(_per_head(base, heads), _per_head(shift, heads), weight)
+        return Projection(_per_head(base + shift, heads, keys), None, weight)
+    return Projection(_per_head(base, heads, keys), _per_head(shift, heads, keys), weight)
 
 
 def _head_basis(attn: Attention) -> torch.Tensor:
@@ -147,7 +164,7 @@ def _const(vector: torch.Tensor) -> torch.Tensor:
 def _cross(centered_s: torch.Tensor, basis: torch.Tensor) -> torch.Tensor:
     """(S_k P) basis^T: H x N x hd."""
     heads, width, channels = basis.shape
-    return _per_head(centered_s @ basis.reshape(heads * width, channels).t(), heads)
+    return _per_head(centered_s @ basis.reshape(heads * width, channels).t(), heads, channel_major=True)
 
 
 @torch.no_grad()
@@ -169,10 +186,10 @@ def build_image_cache(
         t2i, i2t = layer.cross_attn_token_to_image, layer.cross_attn_image_to_token
         first = index == 0
         stage = Stage(
-            key=_projection(t2i.k_proj, t2i.num_heads, s, pe, fold=first),
-            value=_projection(t2i.v_proj, t2i.num_heads, s, None, fold=first),
+            key=_projection(t2i.k_proj, t2i.num_heads, s, pe, fold=first, keys=True),
+            value=_projection(t2i.v_proj, t2i.num_heads, s, None, fold=first, keys=False),
             bases=bases,
-            query=_projection(i2t.q_proj, i2t.num_heads, s, pe, fold=first),
+            query=_projection(i2t.q_proj, i2t.num_heads, s, pe, fold=first, keys=True),
         )
         centered_s = centered(s)
         stage.sq_norm = centered_s.square().sum(-1)
@@ -192,8 +209,8 @@ def build_image_cache(
     final = transformer.final_attn_token_to_image
     stages.append(
         Stage(
-            key=_projection(final.k_proj, final.num_heads, s, pe, fold=False),
-            value=_projection(final.v_proj, final.num_heads, s, None, fold=False),
+            key=_projection(final.k_proj, final.num_heads, s, pe, fold=False, keys=True),
+            value=_projection(final.v_proj, final.num_heads, s, None, fold=False, keys=False),
             bases=bases,
         )
     )
