@@ -175,10 +175,29 @@ def _cv2_maps(
 
 def _cv2_upscale(logits: np.ndarray, image_size: int, input_size: tuple[int, int], full: np.ndarray) -> None:
     """One h x w map -> S x S (a scratch map) -> cropped to input_size -> written into ``full`` (H x W)."""
-    with _SCRATCH.borrow((image_size, image_size)) as stage1:
-        _CV2.resize(logits, (image_size, image_size), dst=stage1, interpolation=_CV2.INTER_LINEAR)
+    rows, cols = _stage1_source(logits.shape, image_size, input_size)
+    factor_y, factor_x = image_size // logits.shape[0], image_size // logits.shape[1]
+    with _SCRATCH.borrow((rows * factor_y, cols * factor_x)) as stage1:
+        source = logits[:rows, :cols]
+        _CV2.resize(source, (stage1.shape[1], stage1.shape[0]), dst=stage1, interpolation=_CV2.INTER_LINEAR)
         cropped = stage1[: input_size[0], : input_size[1]]
         _CV2.resize(cropped, (full.shape[1], full.shape[0]), dst=full, interpolation=_CV2.INTER_LINEAR)
+
+
+def _stage1_source(shape: tuple[int, ...], image_size: int, input_size: tuple[int, int]) -> tuple[int, int]:
+    """Rows and columns of the h x w map that the S x S upscaling needs inside the input_size crop.
+
+    With an integer factor f = S / h, output row y reads source rows floor((y + 0.5) / f - 0.5) and the next,
+    so rows y < input_h need the first ceil(input_h / f) + 1 rows only; resizing just those by f gives the
+    same values there (same scale, no clamping before the crop), for (S - input_h) / S less work on a
+    landscape photo. Without an integer factor, the whole map.
+    """
+    height, width = shape[0], shape[1]
+    if image_size % height or image_size % width:
+        return height, width
+    rows = min(height, -(-input_size[0] * height // image_size) + 1)
+    cols = min(width, -(-input_size[1] * width // image_size) + 1)
+    return rows, cols
 
 
 @lru_cache(maxsize=32)

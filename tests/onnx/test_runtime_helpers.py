@@ -87,6 +87,23 @@ def test_upscale_masks_equals_thresholded_logits(
         upscale_masks(low_res[0], 1024, input_size, original, 0.5)
 
 
+@pytest.mark.skipif(image_ops._CV2 is None, reason="needs OpenCV")
+@pytest.mark.parametrize("original", [(1500, 2250), (2250, 1500), (534, 800), (1024, 1024), (90, 2000)])
+def test_cv2_upscaling_of_the_needed_rows_only_equals_the_full_map(original: tuple[int, int]) -> None:
+    """The S x S stage resizes only the low-res rows / columns inside the crop: the same values, bit for bit,
+    as resizing the whole map and cropping (OpenCV directly, then the same second resize)."""
+    cv2 = image_ops._CV2
+    rng = np.random.default_rng(2)
+    low_res = rng.normal(0.0, 3.0, (256, 256)).astype(np.float32)
+    input_size = resized_shape(*original, 1024)
+    whole = cv2.resize(low_res, (1024, 1024), interpolation=cv2.INTER_LINEAR)[
+        : input_size[0], : input_size[1]
+    ]
+    expected = cv2.resize(whole, (original[1], original[0]), interpolation=cv2.INTER_LINEAR)
+    ours = upscale_logits(low_res[None], 1024, input_size, original, use_cv2=True)[0]
+    np.testing.assert_array_equal(ours, expected)
+
+
 def test_upscale_logits_rejects_bad_shapes() -> None:
     with pytest.raises(ValueError, match="M x h x w"):
         upscale_logits(np.zeros((256, 256), np.float32), 1024, (683, 1024), (534, 800))
