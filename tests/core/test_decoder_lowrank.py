@@ -124,6 +124,22 @@ def test_batched_points_and_boxes(encoded: Encoded, low_rank_calls: list[int]) -
     assert low_rank_calls == [4, 4]
 
 
+def _compare_point_batch(
+    pair: EncodedPair, points: torch.Tensor, labels: torch.Tensor, what: str
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Our `predict_low_res_torch` on a batch of point prompts (multimask) against the oracle's `predict_torch`.
+
+    Returns our low-res logits, scores and the points in the model's input frame.
+    """
+    ref_points = pair.oracle.transform.apply_coords_torch(points, pair.oracle.original_size)
+    _, ref_scores, ref_low = pair.oracle.predict_torch(ref_points, labels, multimask_output=True)
+    our_points = pair.ours.transform.apply_coords_torch(points, pair.ours.original_size)
+    low, scores = pair.ours.predict_low_res_torch(our_points, labels, multimask_output=True)
+    assert max_diff(scores, ref_scores) <= IOU_ATOL
+    assert_scaled_close(low, ref_low, what)
+    return low, scores, our_points
+
+
 @pytest.mark.parametrize("chunk_tokens", [64 * 5, 100])
 def test_upscaling_in_row_bands_matches_the_oracle(
     encoded: Encoded, low_rank_calls: list[int], monkeypatch: pytest.MonkeyPatch, chunk_tokens: int
@@ -135,13 +151,8 @@ def test_upscaling_in_row_bands_matches_the_oracle(
     h, w = pair.height, pair.width
     points = torch.tensor([[[0.3 * w, 0.4 * h]], [[0.6 * w, 0.7 * h]]])
     labels = torch.ones(2, 1, dtype=torch.int64)
-    ref_points = pair.oracle.transform.apply_coords_torch(points, pair.oracle.original_size)
-    _, ref_scores, ref_low = pair.oracle.predict_torch(ref_points, labels, multimask_output=True)
-    our_points = pair.ours.transform.apply_coords_torch(points, pair.ours.original_size)
-    low, scores = pair.ours.predict_low_res_torch(our_points, labels, multimask_output=True)
+    _compare_point_batch(pair, points, labels, f"upscaling in bands of {chunk_tokens} tokens")
     assert low_rank_calls == [2]
-    assert max_diff(scores, ref_scores) <= IOU_ATOL
-    assert_scaled_close(low, ref_low, f"upscaling in bands of {chunk_tokens} tokens")
 
 
 def test_amg_style_point_batch(encoded: Encoded, low_rank_calls: list[int]) -> None:
@@ -152,13 +163,10 @@ def test_amg_style_point_batch(encoded: Encoded, low_rank_calls: list[int]) -> N
     )
     points = torch.as_tensor(grid * np.array([pair.width, pair.height]), dtype=torch.float32)[:, None, :]
     labels = torch.ones(points.shape[:2], dtype=torch.int64)
-    ref_points = pair.oracle.transform.apply_coords_torch(points, pair.oracle.original_size)
-    _, ref_scores, ref_low = pair.oracle.predict_torch(ref_points, labels, multimask_output=True)
-    our_points = pair.ours.transform.apply_coords_torch(points, pair.ours.original_size)
-    low, scores = pair.ours.predict_low_res_torch(our_points, labels, multimask_output=True)
+    low, scores, our_points = _compare_point_batch(
+        pair, points, labels, "AMG-style point batch low-res logits"
+    )
     assert low_rank_calls == [20]
-    assert max_diff(scores, ref_scores) <= IOU_ATOL
-    assert_scaled_close(low, ref_low, "AMG-style point batch low-res logits")
     for _ in _reference_path(pair.ours):
         slow, slow_scores = pair.ours.predict_low_res_torch(our_points, labels, multimask_output=True)
     assert max_diff(scores, slow_scores) <= IOU_ATOL
