@@ -11,7 +11,7 @@ from torch import nn
 from segany.modeling.common import LayerNorm2d, MLPBlock, drop_path
 from segany.modeling.vit_attention import Attention
 from segany.modeling.windows import window_partition, window_unpartition
-from segany.modeling.workspace import Workspace, workspace_for_inference
+from segany.modeling.workspace import KeptWorkspace, Workspace
 
 
 class Block(nn.Module):
@@ -136,6 +136,7 @@ class ImageEncoderViT(nn.Module):
             )
             for i in range(depth)
         )
+        self._kept_workspace = KeptWorkspace()
         self.neck = nn.Sequential(
             nn.Conv2d(embed_dim, out_chans, kernel_size=1, bias=False),
             LayerNorm2d(out_chans),
@@ -147,13 +148,18 @@ class ImageEncoderViT(nn.Module):
         x = self.patch_embed(x)  # B x H x W x C
         if self.pos_embed is not None:
             x = x + self._pos_embed_for(x.shape[1], x.shape[2])
-        # Inference reuses one set of scratch buffers across the blocks (see segany.modeling.workspace).
-        workspace = workspace_for_inference()
-        for block in self.blocks:
-            x = block(x, workspace)
+        # Inference reuses one set of scratch buffers across the blocks, kept for the next image too
+        # (see segany.modeling.workspace; `release_workspace` frees them).
+        with self._kept_workspace.borrow() as workspace:
+            for block in self.blocks:
+                x = block(x, workspace)
         # The neck sees a channels-last view and keeps that layout; hand out standard NCHW memory so the
         # embedding (and everything computed from it) is laid out as a loaded or official one is.
         return self.neck(x.permute(0, 3, 1, 2)).contiguous()
+
+    def release_workspace(self) -> None:
+        """Free the scratch buffers that inference keeps between calls (about 200 MB for vit_b at 1024^2)."""
+        self._kept_workspace.release()
 
     def _pos_embed_for(self, height: int, width: int) -> torch.Tensor:
         """Absolute position embedding (1 x H x W x C), resized bicubically if the token grid differs."""
