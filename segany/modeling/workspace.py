@@ -48,11 +48,6 @@ def inference_writes_allowed() -> bool:
     return not (torch.is_grad_enabled() or torch.jit.is_tracing() or torch.jit.is_scripting())
 
 
-def workspace_for_inference() -> Workspace | None:
-    """A fresh Workspace when out= writes are allowed; else None, meaning the plain allocating code path."""
-    return Workspace() if inference_writes_allowed() else None
-
-
 class KeptWorkspace:
     """One Workspace kept from one forward pass to the next, for one thread at a time.
 

@@ -20,7 +20,7 @@ from core_testing import perturb_
 
 from segany.modeling import vit_attention
 from segany.modeling.image_encoder import ImageEncoderViT
-from segany.modeling.workspace import KeptWorkspace, Workspace, workspace_for_inference
+from segany.modeling.workspace import KeptWorkspace, Workspace, inference_writes_allowed
 from segany.registry import SamConfig, ViTEncoderConfig, build_sam
 
 
@@ -42,11 +42,11 @@ def test_views_share_one_buffer_and_grow() -> None:
 
 def test_workspace_only_without_gradient_or_tracing() -> None:
     with torch.enable_grad():
-        assert workspace_for_inference() is None
+        assert not inference_writes_allowed()
     with torch.no_grad():
-        assert isinstance(workspace_for_inference(), Workspace)
+        assert inference_writes_allowed()
     with torch.inference_mode():
-        assert isinstance(workspace_for_inference(), Workspace)
+        assert inference_writes_allowed()
 
 
 @pytest.mark.parametrize("bias_elements", [1 << 24, 1 << 12])
