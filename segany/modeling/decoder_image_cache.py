@@ -7,21 +7,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
-
 import torch
 from torch import nn
 
-if TYPE_CHECKING:
-    from segany.modeling.mask_decoder import MaskDecoder
-    from segany.modeling.transformer import Attention
+from segany.modeling.mask_decoder import MaskDecoder
+from segany.modeling.transformer import Attention
 
 
 def weights_fingerprint(module: nn.Module) -> tuple[tuple[int, int, int], ...]:
     """Identity, storage and in-place version of every parameter and buffer: changes whenever one changes.
 
-    Walks the module tree directly (checked on every prompt: ``Module.parameters()`` costs ~1 ms here); a
-    tensor shared by two submodules simply appears twice.
+    Walks the module tree directly (checked on every prompt, where ``Module.parameters()``'s generator
+    machinery is measurably slower); a tensor shared by two submodules simply appears twice.
     """
     entries = []
     pending = [module]
@@ -118,7 +115,8 @@ def _per_head(x: torch.Tensor, heads: int, channel_major: bool = False) -> torch
 
     Tensors that are only multiplied from the token side (token rows @ tensor^T: the attention keys and
     queries of the image tokens, the cross terms) are stored channel-major: the product then reads
-    N-contiguous rows, which for the few token rows of a prompt runs ~2x faster than the transposed operand.
+    N-contiguous rows, faster for the few token rows of a prompt than the transposed operand
+    (benchmarks/MEASUREMENTS.md, "channel-major keys").
     """
     per_head = x.reshape(x.shape[0], heads, -1)  # N x H x hd
     if channel_major:

@@ -80,8 +80,9 @@ class PatchEmbed(nn.Module):
         if torch.jit.is_tracing() or height % patch or width % patch:
             return self.proj(x).permute(0, 2, 3, 1).contiguous()
         # A stride-p p x p convolution is one matrix product on the flattened patches (in the weight's
-        # (in_chans, ky, kx) order); MKL runs it ~2x faster than the convolution kernel, and the result comes
-        # out token-major. The traced (ONNX) graph keeps the Conv node.
+        # (in_chans, ky, kx) order): the CPU's GEMM beats its convolution kernel here (benchmarks/MEASUREMENTS.md,
+        # "patch embedding"), GPU convolution kernels lower to the same GEMM, and the result comes out
+        # token-major. The traced (ONNX) graph keeps the Conv node.
         rows, cols = height // patch, width // patch
         patches = x.reshape(batch, channels, rows, patch, cols, patch).permute(0, 2, 4, 1, 3, 5)
         weight = self.proj.weight.reshape(self.proj.out_channels, -1)  # C x (in_chans * p * p)

@@ -9,13 +9,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from segany.modeling.common import MLP, LayerNorm2d
-from segany.modeling.decoder_lowrank import DecoderImageCache, build_image_cache, predict_masks_lowrank
-from segany.modeling.transformer import TwoWayTransformer
+from segany.modeling.reference import use_reference_paths
 
-# Tokens per chunk of the inference upscaling: SAM's whole 64 x 64 grid in one go. Fewer, larger operations
-# split better over the threads than cache-sized chunks: on the 2-core CPU, vit_b's decoder ran 7% faster for
-# one prompt and 12% faster for 16 than with chunks of 1024 / 512 tokens (paired A/B, same weights and prompts).
-# Chunks only bound the intermediates (~3 KB per token for vit_b) on larger grids.
+# Tokens per chunk of the CPU inference upscaling: SAM's whole 64 x 64 grid in one go. Fewer, larger operations
+# split better over the CPU threads than cache-sized chunks (benchmarks/MEASUREMENTS.md, "upscaling chunks").
+# Chunks only bound the intermediates (~3 KB per token for vit_b) on larger grids. Other devices run the
+# batched form (`upscale_and_dot`): there one large product beats a Python loop over prompts and bands.
 _UPSCALE_CHUNK_TOKENS = 4096
 
 
@@ -52,10 +51,6 @@ class MaskDecoder(nn.Module):
         self.iou_prediction_head = MLP(
             transformer_dim, iou_head_hidden_dim, self.num_mask_tokens, iou_head_depth
         )
-        # Switch between the matmul formulation of the upscaling (fast) and the module-by-module reference.
-        self.fused_upscaling = True
-        # Switch for the exact low-rank inference path (see decoder_lowrank), used when an image cache is given.
-        self.low_rank = True
 
     def forward(
         self,
@@ -64,72 +59,22 @@ class MaskDecoder(nn.Module):
         sparse_prompt_embeddings: torch.Tensor,
         dense_prompt_embeddings: torch.Tensor,
         multimask_output: bool,
-        image_cache: DecoderImageCache | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """
         Args:
             image_embeddings: B x C x H x W, or 1 x C x H x W shared by all B prompts.
             image_pe: 1 x C x H x W positional encoding of the embedding grid.
             sparse_prompt_embeddings: B x N x C; dense_prompt_embeddings: B x C x H x W.
-            image_cache: optional `build_image_cache(image_embeddings, image_pe, no-mask vector)` result; used
-                (the exact low-rank path) when the dense embedding is the cached no-mask vector and no gradient
-                or tracing is involved, else ignored. A cache of another embedding or positional encoding, or
-                of changed weights, raises ValueError.
         Returns:
             masks B x M x 4H x 4W logits and IoU predictions B x M (M = 3 multimask, else 1).
+
+        Inference with many prompts per image has an exact faster route: `segany.modeling.decoder_lowrank`.
         """
         selected = slice(1, None) if multimask_output else slice(0, 1)
-        if image_cache is not None and self.can_use_cache(
-            image_cache, image_embeddings, image_pe, dense_prompt_embeddings
-        ):
-            return predict_masks_lowrank(self, image_cache, sparse_prompt_embeddings, selected)
         masks, iou_pred = self.predict_masks(
             image_embeddings, image_pe, sparse_prompt_embeddings, dense_prompt_embeddings
         )
         return masks[:, selected], iou_pred[:, selected]
-
-    def build_image_cache(
-        self, image_embeddings: torch.Tensor, image_pe: torch.Tensor, dense_vector: torch.Tensor
-    ) -> DecoderImageCache:
-        """Prompt-independent work for one 1 x C x H x W embedding and the no-mask dense vector (C)."""
-        return build_image_cache(self, image_embeddings, image_pe, dense_vector)
-
-    def supports_low_rank(self) -> bool:
-        """The low-rank path is switched on and applies to this transformer (SAM's two-way, depth >= 1)."""
-        return (
-            self.low_rank
-            and isinstance(self.transformer, TwoWayTransformer)
-            and len(self.transformer.layers) > 0
-        )
-
-    def can_use_cache(
-        self,
-        cache: DecoderImageCache,
-        image_embeddings: torch.Tensor,
-        image_pe: torch.Tensor,
-        dense_prompt_embeddings: torch.Tensor,
-    ) -> bool:
-        """Whether `forward` may take the low-rank path with `cache` for these inputs.
-
-        Raises ValueError for a cache built from another embedding or positional encoding, or from weights
-        changed since.
-        """
-        if not self.supports_low_rank() or torch.jit.is_tracing() or torch.jit.is_scripting():
-            return False
-        if torch.is_grad_enabled() and any(p.requires_grad for p in self.parameters()):
-            return False  # training: the reference path, with gradients
-        if not cache.matches(self, image_embeddings, image_pe):
-            raise ValueError(
-                "image_cache is stale: it was built for another image embedding, positional encoding or "
-                "other weights"
-            )
-        dense = dense_prompt_embeddings
-        # The low-rank path needs the same dense vector at every pixel of every prompt (no mask prompt).
-        if dense.ndim != 4 or dense.stride(2) != 0 or dense.stride(3) != 0:
-            return False
-        if dense.shape[0] > 1 and dense.stride(0) != 0:
-            return False
-        return bool(torch.equal(dense[0, :, 0, 0], cache.dense))
 
     def predict_masks(
         self,
@@ -164,9 +109,9 @@ class MaskDecoder(nn.Module):
 
         hyper_in = self.hypernetwork_inputs(mask_tokens_out)  # B x 4 x C/8
         src = src.expand(batch, -1, -1)  # B x HW x C image tokens
-        if self.fused_upscaling:
+        if not use_reference_paths():
             masks = self._upscale_tokens_and_dot(src, hyper_in, height, width)
-        else:
+        else:  # the reference: the modules one by one, on NCHW feature maps
             upscaled = self.output_upscaling(src.transpose(1, 2).reshape(batch, channels, height, width))
             b, c, h, w = upscaled.shape  # B x C/8 x 4H x 4W
             masks = (hyper_in @ upscaled.reshape(b, c, h * w)).reshape(b, -1, h, w)
@@ -200,7 +145,7 @@ class MaskDecoder(nn.Module):
         """
         conv1 = self.output_upscaling[0]
         w1, b1 = self.conv1_matrix(), conv1.bias.repeat(4)
-        if not torch.is_grad_enabled() and not torch.jit.is_tracing():
+        if tokens.device.type == "cpu" and not torch.is_grad_enabled() and not torch.jit.is_tracing():
             return self.upscale_and_dot_chunked(
                 lambda b, rows: tokens[b, rows] @ w1 + b1, hyper_in, height, width
             )
@@ -224,7 +169,7 @@ class MaskDecoder(nn.Module):
         # The second convolution one output row parity ky2 at a time: each half gives, per row of the 2x grid,
         # a row of the final masks in raster order (x, kx1, kx2). Each is one 2-D product with its bias (an ONNX
         # Gemm): a bias Add left next to the GELU would cost a pass of its own, or be fused by ONNX Runtime into
-        # BiasGelu, whose CPU kernel runs ~4x slower per element than its plain Gelu.
+        # BiasGelu, whose CPU kernel is much slower per element than its plain Gelu (benchmarks/MEASUREMENTS.md).
         rows = x.reshape(-1, c1)  # B*4HW x C1
         weight = self.conv2_matrix().view(c1, 2, 2 * c2)  # C1 x (ky2) x (kx2, C2)
         bias = conv2.bias.repeat(2)

@@ -11,7 +11,7 @@ from PIL import Image
 from segany.io.image_convert import as_rgb_uint8
 from segany.modeling.sam import Sam
 from segany.onnx.contract import ExportMetadata
-from segany.onnx.image_ops import scale_coords
+from segany.geometry import scale_coords
 from segany.onnx.runtime import LOW_RES_SIDE_FACTOR, OnnxPredictor
 from segany.predictor import SamPredictor
 

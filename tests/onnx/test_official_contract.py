@@ -22,7 +22,7 @@ from segment_anything.utils.onnx import SamOnnxModel
 from segany.modeling.sam import Sam
 from segany.onnx.contract import DECODER_INPUTS, DECODER_OUTPUTS, ExportMetadata
 from segany.onnx.export import ExportResult, add_export_arguments, main_export
-from segany.onnx.image_ops import scale_coords
+from segany.geometry import scale_coords
 
 ORIGINAL = (534, 800)  # H, W of the photo the embedding comes from
 LOW_RES_ATOL = 1e-3

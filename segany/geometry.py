@@ -1,6 +1,11 @@
-"""Numpy pre/post-processing for the ONNX runtime, bit-compatible with the torch predictor (torch-free).
+"""Image geometry of SAM, torch-free: the one implementation both predictors, the model and the exporters use.
 
-- `resize_longest_side`: PIL bilinear to (int(h * s + 0.5), int(w * s + 0.5)), as `segany.transforms` does.
+Frames: the original image is H x W; the model input is S x S (S = image_size, 1024 for SAM) holding the image
+resized so its longest side is S (`input_size` = (h, w), top-left aligned, zero padded); the decoder's
+low-res logits cover the whole S x S frame at S / 4.
+
+- `resized_shape` / `resize_longest_side`: PIL bilinear to (int(H * s + 0.5), int(W * s + 0.5)), s = S / max(H, W).
+- `scale_coords` / `scale_boxes`: (x, y) points and XYXY boxes, original frame -> resized frame.
 - `upscale_logits`: 256 x 256 logits -> S x S -> crop to the resized image -> original size, bilinear with
   torch's `align_corners=False` convention. OpenCV does it when installed (the torch predictor's own CPU path);
   otherwise Pillow does the upscaling steps (its bilinear filter equals torch's when enlarging) and an exact
@@ -41,6 +46,12 @@ def scale_coords(coords: np.ndarray, original_size: tuple[int, int], long_side: 
     scaled[..., 0] *= new_w / old_w
     scaled[..., 1] *= new_h / old_h
     return scaled
+
+
+def scale_boxes(boxes: np.ndarray, original_size: tuple[int, int], long_side: int) -> np.ndarray:
+    """... x 4 XYXY pixel boxes of the original image -> N x 4 XYXY boxes in the resized frame (float64)."""
+    corners = scale_coords(np.asarray(boxes).reshape(-1, 2, 2), original_size, long_side)
+    return corners.reshape(-1, 4)
 
 
 def _load_cv2() -> Any | None:
@@ -118,8 +129,8 @@ def upscale_masks(
 class _ScratchPool:
     """Float32 scratch buffers lent to one caller at a time and kept for the next call.
 
-    A fresh multi-MiB buffer costs a page fault per page on its first write: ~3 ms for the 13.5 MB map of a
-    2250 x 1500 photo, as much as the resize itself. Buffers come back to the pool after use, so memory grows
+    A fresh multi-MiB buffer costs a page fault per page on its first write, about as much as the resize
+    itself for a photo-sized map (benchmarks/MEASUREMENTS.md, "scratch buffers"). Buffers come back to the pool after use, so memory grows
     with the number of concurrent calls, not with the number of threads; the pool keeps at most `limit_bytes`
     (the smallest buffers leave first), so a one-off huge image does not pin its memory.
     """
