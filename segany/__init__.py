@@ -21,7 +21,7 @@ _LAZY_ATTRIBUTES = {
     "load_checkpoint": "segany.checkpoint",
 }
 
-__all__ = [*_LAZY_ATTRIBUTES, "__version__"]
+__all__ = list(_LAZY_ATTRIBUTES) + ["__version__"]
 
 
 def __getattr__(name: str) -> Any:

@@ -15,6 +15,10 @@ class ImageNotSetError(SeganyError, RuntimeError, ValueError):
     """A prompt was given before an image (or embedding) was set."""
 
 
+class CheckpointError(SeganyError, ValueError):
+    """A checkpoint file does not hold what a SAM checkpoint holds (a dict of tensors with the model's keys)."""
+
+
 class PromptError(SeganyError, ValueError):
     """A prompt argument has the wrong shape or value; `argument` names it (e.g. "point_coords")."""
 
@@ -31,4 +35,4 @@ class PromptTypeError(PromptError, TypeError):
     """A prompt argument is not of a usable type (text instead of numbers, a ragged list, a non-bool flag)."""
 
 
-__all__ = ["ImageNotSetError", "PromptError", "PromptTypeError", "SeganyError"]
+__all__ = ["CheckpointError", "ImageNotSetError", "PromptError", "PromptTypeError", "SeganyError"]

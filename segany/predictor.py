@@ -16,6 +16,8 @@ import numpy as np
 import torch
 
 from segany.embedding_file import ImageEmbedding
+from segany.errors import ImageNotSetError, PromptError
+from segany.geometry import resized_shape
 from segany.io.image_convert import as_rgb_uint8
 from segany.modeling.decoder_lowrank import (
     DecoderImageCache,
@@ -27,9 +29,7 @@ from segany.modeling.decoder_lowrank import (
 from segany.modeling.mask_decoder import MaskDecoder
 from segany.modeling.mask_upsampling import upscale_masks_binary
 from segany.modeling.sam import Sam
-from segany.errors import ImageNotSetError, PromptError
 from segany.prompts import check_prompt_keys, is_box_batch, normalize_prompts
-from segany.geometry import resized_shape
 from segany.transforms import ResizeLongestSide
 
 
@@ -279,7 +279,9 @@ class SamPredictor:
             labels_t = torch.as_tensor(prompts.point_labels, dtype=torch.int64, device=self.device)
         if prompts.mask_input is not None:
             masks_t = self._to_tensor(prompts.mask_input)
-        masks, scores, logits = self._decode(state, coords_t, labels_t, boxes_t, masks_t, prompts.multimask_output)
+        masks, scores, logits = self._decode(
+            state, coords_t, labels_t, boxes_t, masks_t, prompts.multimask_output
+        )
         if return_logits:
             full = self.model.postprocess_masks(logits, state.input_size, state.original_size)
             masks_np = full.float().cpu().numpy()
@@ -320,14 +322,17 @@ class SamPredictor:
         if masks is None and isinstance(decoder, MaskDecoder) and supports_low_rank(decoder):
             # Exact low-rank path: the image side of the decoder is shared by all prompts of this image.
             cache = self._decoder_cache(state, decoder)
-            return decode_with_cache(decoder, cache, state.features, cache.image_pe, sparse, dense, multimask_output)
-        return decoder(
+            return decode_with_cache(
+                decoder, cache, state.features, cache.image_pe, sparse, dense, multimask_output
+            )
+        result: tuple[torch.Tensor, torch.Tensor] = decoder(
             image_embeddings=state.features,
             image_pe=self.model.prompt_encoder.get_dense_pe(),
             sparse_prompt_embeddings=sparse,
             dense_prompt_embeddings=dense,
             multimask_output=multimask_output,
         )
+        return result
 
     def _decoder_cache(self, state: _ImageState, decoder: MaskDecoder) -> DecoderImageCache:
         """The image's decoder cache, rebuilt when missing or when the embedding or any weight changed."""

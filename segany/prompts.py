@@ -50,7 +50,9 @@ def check_multimask_output(multimask_output: Any) -> bool:
 def check_prompt_keys(prompt: Mapping[str, Any]) -> None:
     """A prompt dict (as `predict_batch` and the server take) holds only the numpy API's prompt arguments."""
     if not isinstance(prompt, Mapping):
-        raise PromptTypeError(f"a prompt must be a dict of {', '.join(PROMPT_KEYS)}, got {_describe(prompt)}", "prompts")
+        raise PromptTypeError(
+            f"a prompt must be a dict of {', '.join(PROMPT_KEYS)}, got {_describe(prompt)}", "prompts"
+        )
     unknown = set(prompt) - set(PROMPT_KEYS)
     if unknown:
         raise PromptError(f"prompts may hold {', '.join(PROMPT_KEYS)}; got {sorted(unknown)}", "prompts")
@@ -88,7 +90,8 @@ def normalize_prompts(
             coords, labels = coords[None], labels[None]
         if coords.shape[0] != count:
             raise PromptError(
-                f"point_coords must hold one point set per box ({count}), got {coords.shape[0]}", "point_coords"
+                f"point_coords must hold one point set per box ({count}), got {coords.shape[0]}",
+                "point_coords",
             )
     masks = None if mask_input is None else check_mask_input(mask_input, count, low_res_size)
     return PromptSet(count, coords, labels, boxes, masks, multimask)
@@ -165,7 +168,9 @@ def check_boxes(box: Any, original_size: tuple[int, int]) -> np.ndarray:
         raise PromptError(f"box must be {form}, got shape {np.shape(box)}", "box")
     inverted = (boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1])
     if np.any(inverted):
-        raise PromptError(f"box must be XYXY with x1 >= x0 and y1 >= y0, got {boxes[inverted][0].tolist()}", "box")
+        raise PromptError(
+            f"box must be XYXY with x1 >= x0 and y1 >= y0, got {boxes[inverted][0].tolist()}", "box"
+        )
     height, width = original_size
     outside = (
         (boxes[:, 2] < -OUTSIDE_MARGIN * width)
@@ -201,7 +206,9 @@ def check_mask_input(mask_input: Any, count: int, low_res_size: tuple[int, int])
             )
         masks = np.broadcast_to(masks[None], (count, 1, height, width))
     if masks.shape[0] != count:
-        raise PromptError(f"mask_input must hold one mask per box ({count}), got {masks.shape[0]}", "mask_input")
+        raise PromptError(
+            f"mask_input must hold one mask per box ({count}), got {masks.shape[0]}", "mask_input"
+        )
     return masks.astype(np.float32)
 
 

@@ -42,9 +42,9 @@ def remove_small_regions(
 
     fill_holes = mode == "holes"
     regions_of = ~mask if fill_holes else mask  # pixels whose components are examined
-    n_labels, labels, stats, _ = cv2.connectedComponentsWithStats(regions_of.astype(np.uint8), connectivity=8)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(regions_of.astype(np.uint8), connectivity=8)
     sizes = stats[1:, cv2.CC_STAT_AREA]  # label 0 is everything outside ``regions_of``
-    small = sizes < area_thresh  # per label 1..n_labels-1
+    small = sizes < area_thresh  # per label 1..count-1
     if not small.any():
         return mask, False
 

@@ -203,7 +203,8 @@ def _ranges(counts: np.ndarray) -> np.ndarray:
     """Concatenation of arange(c) for c in counts."""
     total = int(counts.sum())
     offsets = np.repeat(np.cumsum(counts) - counts, counts)
-    return np.arange(total, dtype=np.int64) - offsets
+    result: np.ndarray = np.arange(total, dtype=np.int64) - offsets
+    return result
 
 
 def _join_nearest(polygons: list[np.ndarray]) -> np.ndarray:

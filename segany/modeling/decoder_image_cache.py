@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+
 import torch
 from torch import nn
 
-from segany.modeling.mask_decoder import MaskDecoder
+from segany.modeling.mask_decoder import MaskDecoder, conv_bias
 from segany.modeling.transformer import Attention
 
 
@@ -20,7 +21,7 @@ def weights_fingerprint(module: nn.Module) -> tuple[tuple[int, int, int], ...]:
     Walks the module tree directly (checked on every prompt, where ``Module.parameters()``'s generator
     machinery is measurably slower); a tensor shared by two submodules simply appears twice.
     """
-    entries = []
+    entries: list[tuple[int, int, int]] = []
     pending = [module]
     while pending:
         current = pending.pop()
@@ -174,13 +175,13 @@ def build_image_cache(
     Args:
         image_embedding: 1 x C x h x w; image_pe: 1 x C x h x w; dense: C (the no-mask dense embedding).
     """
-    transformer = decoder.transformer
+    transformer = decoder.two_way_transformer()
     _, _, height, width = image_embedding.shape
     s = (image_embedding[0] + dense[:, None, None]).flatten(1).t()  # N x C: S_0
     pe = image_pe[0].flatten(1).t()  # N x C
     stages: list[Stage] = []
     bases: list[torch.Tensor] = []  # column groups of keys_k
-    for index, layer in enumerate(transformer.layers):
+    for index, layer in enumerate(transformer.blocks()):
         t2i, i2t = layer.cross_attn_token_to_image, layer.cross_attn_image_to_token
         first = index == 0
         stage = Stage(
@@ -221,6 +222,6 @@ def build_image_cache(
         size=(height, width),
         stages=stages,
         upscale_base=s @ w1,
-        upscale_shift=decoder.output_upscaling[0].bias.detach().repeat(4),
+        upscale_shift=conv_bias(decoder.upscaling_layers().conv1).detach().repeat(4),
         upscale_weight=w1,
     )

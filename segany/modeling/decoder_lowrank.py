@@ -48,6 +48,7 @@ from segany.modeling.decoder_image_cache import (
     centered,
     weights_fingerprint,
 )
+from segany.modeling.jit_state import is_scripting, is_tracing
 from segany.modeling.mask_decoder import MaskDecoder
 from segany.modeling.reference import use_reference_paths
 from segany.modeling.transformer import Attention, TwoWayAttentionBlock, TwoWayTransformer
@@ -113,7 +114,7 @@ def _cache_applies(
     dense_prompt_embeddings: torch.Tensor,
 ) -> bool:
     """The guard of the low-rank path; ValueError for a stale cache."""
-    if not supports_low_rank(decoder) or torch.jit.is_tracing() or torch.jit.is_scripting():
+    if not supports_low_rank(decoder) or is_tracing() or is_scripting():
         return False
     if torch.is_grad_enabled() and any(p.requires_grad for p in decoder.parameters()):
         return False  # training: the reference path, with gradients
@@ -190,7 +191,7 @@ def _softmax_over_tokens(logits: torch.Tensor) -> torch.Tensor:
 
     Written out when tracing: ONNX Runtime's Softmax on a non-last axis transposes, the reductions do not.
     """
-    if not torch.jit.is_tracing():
+    if not is_tracing():
         return torch.softmax(logits, dim=2)
     exp = (logits - logits.amax(dim=2, keepdim=True)).exp()
     return exp / exp.sum(dim=2, keepdim=True)
@@ -198,12 +199,12 @@ def _softmax_over_tokens(logits: torch.Tensor) -> torch.Tensor:
 
 def _mul(fresh: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
     """fresh * other, overwriting `fresh` (a temporary) unless tracing for export."""
-    return fresh * other if torch.jit.is_tracing() else fresh.mul_(other)
+    return fresh * other if is_tracing() else fresh.mul_(other)
 
 
 def _add(fresh: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
     """fresh + other, overwriting `fresh` (a temporary) unless tracing for export."""
-    return fresh + other if torch.jit.is_tracing() else fresh.add_(other)
+    return fresh + other if is_tracing() else fresh.add_(other)
 
 
 def _weighted_values(
@@ -213,7 +214,7 @@ def _weighted_values(
     batch, heads, tokens, count = probs.shape
     if state.scale is None:
         scaled = probs.transpose(0, 1).contiguous()  # H x B x T x N
-    elif torch.jit.is_tracing():
+    elif is_tracing():
         scaled = (probs * state.scale).transpose(0, 1).contiguous()
     else:
         scaled = torch.empty((heads, batch, tokens, count), dtype=probs.dtype, device=probs.device)
@@ -245,7 +246,8 @@ def _token_to_image(
     probs = torch.softmax(_logits(proj_k, state, right, q * q.shape[-1] ** -0.5), dim=-1)  # B x H x T x N
     out = _weighted_values(proj_v, state, right, probs)
     batch, heads, tokens, width = out.shape
-    return attn.out_proj(out.transpose(1, 2).reshape(batch, tokens, heads * width))
+    result: torch.Tensor = attn.out_proj(out.transpose(1, 2).reshape(batch, tokens, heads * width))
+    return result
 
 
 def _block(
@@ -331,9 +333,11 @@ def predict_masks_lowrank(
     """B x M x 4h x 4w logits and B x M IoU predictions of the mask tokens ``tokens`` (default: all, as
     `MaskDecoder.predict_masks`). Only the selected masks are upscaled: multimask output skips token 0."""
     per_pass = prompts_per_pass(sparse_prompt_embeddings.device)
-    if sparse_prompt_embeddings.shape[0] <= per_pass or torch.jit.is_tracing():
+    if sparse_prompt_embeddings.shape[0] <= per_pass or is_tracing():
         return _predict_masks(decoder, cache, sparse_prompt_embeddings, tokens)
-    parts = [_predict_masks(decoder, cache, part, tokens) for part in sparse_prompt_embeddings.split(per_pass)]
+    parts = [
+        _predict_masks(decoder, cache, part, tokens) for part in torch.split(sparse_prompt_embeddings, per_pass)
+    ]
     return torch.cat([masks for masks, _ in parts]), torch.cat([iou for _, iou in parts])
 
 
@@ -343,14 +347,14 @@ def _predict_masks(
     sparse_prompt_embeddings: torch.Tensor,
     selected: slice,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    transformer = decoder.transformer
+    transformer = decoder.two_way_transformer()
     batch = sparse_prompt_embeddings.shape[0]
     output_tokens = torch.cat([decoder.iou_token.weight, decoder.mask_tokens.weight], dim=0)
     tokens = torch.cat([output_tokens.unsqueeze(0).expand(batch, -1, -1), sparse_prompt_embeddings], dim=1)
 
     queries = tokens
     state = _LowRank(scale=None, left_t=None, coefs=[])
-    for layer, stage in zip(transformer.layers, cache.stages):
+    for layer, stage in zip(transformer.blocks(), cache.stages):
         queries, state = _block(layer, stage, queries, tokens, state)
     final_stage = cache.stages[-1]
     right = state.right(final_stage.bases, batch)
@@ -370,7 +374,7 @@ def _predict_masks(
     scale, left_t = state.scale.reshape(batch, -1, 1), state.left_t
     right_w = right @ cache.upscale_weight  # B x r x 4*C1
     height, width = cache.size
-    if torch.jit.is_tracing() or left_t.device.type != "cpu":  # export, accelerators: one batched graph
+    if is_tracing() or left_t.device.type != "cpu":  # export, accelerators: one batched graph
         upscaled = (
             torch.addcmul(cache.upscale_shift, scale, cache.upscale_base) + left_t.transpose(1, 2) @ right_w
         )

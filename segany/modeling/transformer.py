@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -39,7 +41,8 @@ class Attention(nn.Module):
         v = self.split_heads(self.v_proj(v))
         out = F.scaled_dot_product_attention(q, k, v)  # B x heads x Nq x C/heads
         batch, heads, tokens, head_dim = out.shape
-        return self.out_proj(out.transpose(1, 2).reshape(batch, tokens, heads * head_dim))
+        result: torch.Tensor = self.out_proj(out.transpose(1, 2).reshape(batch, tokens, heads * head_dim))
+        return result
 
 
 class TwoWayAttentionBlock(nn.Module):
@@ -78,7 +81,6 @@ class TwoWayAttentionBlock(nn.Module):
         keys = self.norm4(keys + self.cross_attn_image_to_token(k, q, queries))
         return queries, keys
 
-
     def token_self_attention(self, queries: torch.Tensor, query_pe: torch.Tensor) -> torch.Tensor:
         """Step 1 on the B x Nt x C tokens: self-attention (+ residual unless the first layer) and norm1."""
         if self.skip_first_layer_pe:
@@ -86,12 +88,14 @@ class TwoWayAttentionBlock(nn.Module):
         else:
             q = queries + query_pe
             queries = queries + self.self_attn(q, q, queries)
-        return self.norm1(queries)
+        result: torch.Tensor = self.norm1(queries)
+        return result
 
     def token_update(self, queries: torch.Tensor, token_to_image: torch.Tensor) -> torch.Tensor:
         """Steps 2-3 on the tokens, given their token->image attention output: residual, norm2, MLP, norm3."""
         queries = self.norm2(queries + token_to_image)
-        return self.norm3(queries + self.mlp(queries))
+        result: torch.Tensor = self.norm3(queries + self.mlp(queries))
+        return result
 
 
 class TwoWayTransformer(nn.Module):
@@ -122,6 +126,10 @@ class TwoWayTransformer(nn.Module):
         )
         self.final_attn_token_to_image = Attention(embedding_dim, num_heads, attention_downsample_rate)
         self.norm_final_attn = nn.LayerNorm(embedding_dim)
+
+    def blocks(self) -> list[TwoWayAttentionBlock]:
+        """`layers`, typed."""
+        return cast("list[TwoWayAttentionBlock]", list(self.layers))
 
     def forward(
         self, image_embedding: torch.Tensor, image_pe: torch.Tensor, point_embedding: torch.Tensor

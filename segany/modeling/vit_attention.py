@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from segany.modeling.jit_state import is_tracing
 from segany.modeling.reference import use_reference_paths
 from segany.modeling.windows import gather_windows, scatter_windows, window_count
 from segany.modeling.workspace import Workspace
@@ -87,7 +88,7 @@ def _bias_from_terms(
     *lead, q_h, q_w, k_h = rel_h.shape
     k_w = rel_w.shape[-1]
     needs_graph = torch.is_grad_enabled() and (rel_h.requires_grad or rel_w.requires_grad)
-    if needs_graph or torch.jit.is_tracing():
+    if needs_graph or is_tracing():
         # Autograd and the ONNX tracer cannot record `out=` writes; they pay for the extra copy.
         return (rel_h[..., :, None] + rel_w[..., None, :]).reshape(*lead, q_h * q_w, k_h * k_w)
     if out is None:
@@ -144,7 +145,8 @@ class Attention(nn.Module):
     def forward(self, x: torch.Tensor, workspace: Workspace | None = None) -> torch.Tensor:
         """B x H x W x C -> B x H x W x C; ``workspace`` (inference only) holds qkv and the bias."""
         qkv = self._qkv(x, workspace).view(*x.shape[:3], -1)
-        return self.proj(self._attend(qkv, workspace))
+        result: torch.Tensor = self.proj(self._attend(qkv, workspace))
+        return result
 
     def forward_windowed(self, x: torch.Tensor, window: int, workspace: Workspace) -> torch.Tensor:
         """Attention within window x window windows of a B x H x W x C grid -> B x H x W x C (inference).
@@ -166,7 +168,8 @@ class Attention(nn.Module):
         windows = gather_windows(qkv, window, fill, buffer, shift=bias)  # B*nWindows x window x window x 3C
         attended = self._attend(windows, workspace)  # B*nWindows x window x window x C
         grid = workspace.get("attended_grid", (batch, height, width, channels), x)
-        return self.proj(scatter_windows(attended, (height, width), grid))
+        result: torch.Tensor = self.proj(scatter_windows(attended, (height, width), grid))
+        return result
 
     def _attend(self, qkv: torch.Tensor, workspace: Workspace | None) -> torch.Tensor:
         """B x H x W x 3C projected tokens -> B x H x W x C attention output (before the output projection)."""
@@ -183,7 +186,8 @@ class Attention(nn.Module):
 
     def _qkv(self, x: torch.Tensor, workspace: Workspace | None, with_bias: bool = True) -> torch.Tensor:
         if workspace is None:
-            return self.qkv(x)
+            result: torch.Tensor = self.qkv(x)
+            return result
         rows = x.reshape(-1, x.shape[-1])
         out = workspace.get("qkv", (rows.shape[0], self.qkv.out_features), rows)
         if self.qkv.bias is None or not with_bias:
@@ -248,4 +252,5 @@ class Attention(nn.Module):
         if self.use_rel_pos:
             rel_h, rel_w = decomposed_rel_pos_terms(q, hw, hw, self.rel_pos_h, self.rel_pos_w)
             logits = logits + _bias_from_terms(rel_h, rel_w)
-        return logits.softmax(dim=-1) @ v
+        result: torch.Tensor = logits.softmax(dim=-1) @ v
+        return result

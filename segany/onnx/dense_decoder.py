@@ -201,11 +201,13 @@ def _split_heads(x: torch.Tensor, attn: Attention) -> torch.Tensor:
 
 def _merge_heads(x: torch.Tensor, attn: Attention) -> torch.Tensor:
     """H x T x hd -> 1 x T x D, then the output projection."""
-    return attn.out_proj(x.transpose(0, 1).reshape(1, -1, attn.internal_dim))
+    result: torch.Tensor = attn.out_proj(x.transpose(0, 1).reshape(1, -1, attn.internal_dim))
+    return result
 
 
 def _scale(attn: Attention) -> float:
-    return float(attn.internal_dim // attn.num_heads) ** -0.5
+    result: float = float(attn.internal_dim // attn.num_heads) ** -0.5
+    return result
 
 
 def _self_attention(

@@ -23,6 +23,14 @@ import numpy as np
 import onnxruntime as ort
 
 from segany.embedding_file import ImageEmbedding
+from segany.errors import ImageNotSetError
+from segany.geometry import (
+    resize_longest_side,
+    resized_shape,
+    scale_coords,
+    upscale_logits,
+    upscale_masks,
+)
 from segany.io.image_convert import as_rgb_uint8
 from segany.onnx.contract import (
     CACHED_DECODER_ROLES,
@@ -32,14 +40,6 @@ from segany.onnx.contract import (
     ExportMetadata,
     int8_name,
 )
-from segany.geometry import (
-    resize_longest_side,
-    resized_shape,
-    scale_coords,
-    upscale_logits,
-    upscale_masks,
-)
-from segany.errors import ImageNotSetError
 from segany.prompts import is_box_batch, normalize_prompts
 
 LABEL_PAD = -1.0

@@ -8,10 +8,10 @@ import numpy as np
 import torch
 from PIL import Image
 
+from segany.geometry import scale_coords
 from segany.io.image_convert import as_rgb_uint8
 from segany.modeling.sam import Sam
 from segany.onnx.contract import ExportMetadata
-from segany.geometry import scale_coords
 from segany.onnx.runtime import LOW_RES_SIDE_FACTOR, OnnxPredictor
 from segany.predictor import SamPredictor
 
@@ -25,7 +25,8 @@ def synthetic_image(height: int = 600, width: int = 800, seed: int = 0) -> np.nd
     image[disc] = (230, 60, 40)
     image[int(height * 0.15) : int(height * 0.3), int(width * 0.6) : int(width * 0.9)] = (30, 40, 220)
     image += rng.normal(0.0, 4.0, image.shape)
-    return np.clip(image, 0, 255).astype(np.uint8)
+    result: np.ndarray = np.clip(image, 0, 255).astype(np.uint8)
+    return result
 
 
 def _load_image(image: np.ndarray | str | Path | None) -> np.ndarray:

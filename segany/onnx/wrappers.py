@@ -30,7 +30,8 @@ class ImageEncoderGraph(nn.Module):
         # The padded size is always S x S; saying so with a constant reshape gives every later node a static
         # shape (the pad amounts themselves depend on the input).
         padded = self.sam.preprocess(image).reshape(1, 3, size, size)
-        return self.sam.image_encoder(padded)
+        result: torch.Tensor = self.sam.image_encoder(padded)
+        return result
 
 
 class PromptDecoderGraph(nn.Module):

@@ -226,7 +226,8 @@ class TrainConfig:
 
     # ---------------------------------------------------------------- I/O
     def to_dict(self) -> dict[str, Any]:
-        return json.loads(json.dumps(dataclasses.asdict(self)))
+        result: dict[str, Any] = json.loads(json.dumps(dataclasses.asdict(self)))
+        return result
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:

@@ -156,7 +156,7 @@ class InteractiveSimulation(nn.Module):
         keeping its activations: the 11 iterations then hold about one iteration's decoder activations.
         """
         if self.settings.checkpoint_decoder and torch.is_grad_enabled():
-            return checkpoint(
+            result: tuple[torch.Tensor, torch.Tensor] = checkpoint(
                 self._decode,
                 embeddings,
                 image_pe,
@@ -167,6 +167,7 @@ class InteractiveSimulation(nn.Module):
                 single_rows,
                 use_reentrant=False,
             )
+            return result
         return self._decode(
             embeddings, image_pe, prompts.coords, prompts.labels, mask_input, multimask, single_rows
         )

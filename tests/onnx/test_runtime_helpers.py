@@ -8,12 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 from onnx_testing import load_photo, mask_agreement, max_abs_diff, session_options
+from PIL import Image
 
-from segany.modeling.mask_upsampling import upscale_mask_logits
 from segany import geometry
-from segany.onnx.contract import METADATA_FILE, ExportMetadata
 from segany.geometry import (
     resize_longest_side,
     resized_shape,
@@ -21,6 +19,8 @@ from segany.geometry import (
     upscale_logits,
     upscale_masks,
 )
+from segany.modeling.mask_upsampling import upscale_mask_logits
+from segany.onnx.contract import METADATA_FILE, ExportMetadata
 from segany.onnx.runtime import ImageNotSetError, OnnxPredictor
 from segany.predictor import SamPredictor
 from segany.transforms import ResizeLongestSide
