@@ -35,7 +35,7 @@ def resize_longest_side(image: np.ndarray, long_side: int) -> np.ndarray:
     height, width = resized_shape(image.shape[0], image.shape[1], long_side)
     if (height, width) == image.shape[:2]:
         return image
-    return np.asarray(Image.fromarray(image).resize((width, height), Image.BILINEAR))
+    return np.asarray(Image.fromarray(image).resize((width, height), Image.Resampling.BILINEAR))
 
 
 def scale_coords(coords: np.ndarray, original_size: tuple[int, int], long_side: int) -> np.ndarray:
@@ -186,13 +186,16 @@ def _cv2_maps(
 
 def _cv2_upscale(logits: np.ndarray, image_size: int, input_size: tuple[int, int], full: np.ndarray) -> None:
     """One h x w map -> S x S (a scratch map) -> cropped to input_size -> written into ``full`` (H x W)."""
+    cv2 = _CV2
+    if cv2 is None:
+        raise ImportError("this path needs OpenCV: pip install opencv-python-headless")
     rows, cols = _stage1_source(logits.shape, image_size, input_size)
     factor_y, factor_x = image_size // logits.shape[0], image_size // logits.shape[1]
     with _SCRATCH.borrow((rows * factor_y, cols * factor_x)) as stage1:
         source = logits[:rows, :cols]
-        _CV2.resize(source, (stage1.shape[1], stage1.shape[0]), dst=stage1, interpolation=_CV2.INTER_LINEAR)
+        cv2.resize(source, (stage1.shape[1], stage1.shape[0]), dst=stage1, interpolation=cv2.INTER_LINEAR)
         cropped = stage1[: input_size[0], : input_size[1]]
-        _CV2.resize(cropped, (full.shape[1], full.shape[0]), dst=full, interpolation=_CV2.INTER_LINEAR)
+        cv2.resize(cropped, (full.shape[1], full.shape[0]), dst=full, interpolation=cv2.INTER_LINEAR)
 
 
 def _stage1_source(shape: tuple[int, ...], image_size: int, input_size: tuple[int, int]) -> tuple[int, int]:
@@ -247,10 +250,12 @@ def _upscale_pillow(
     enlarge = original_size[0] >= input_size[0] and original_size[1] >= input_size[1]
     for index, logits in enumerate(low_res):
         # Mode "F" images hold float32 logits; a 4x enlargement needs no antialiasing, so PIL equals torch.
-        full = Image.fromarray(logits).resize((image_size, image_size), Image.BILINEAR)
+        full = Image.fromarray(logits).resize((image_size, image_size), Image.Resampling.BILINEAR)
         cropped = full.crop((0, 0, input_size[1], input_size[0]))
         if enlarge:
-            out[index] = np.asarray(cropped.resize((original_size[1], original_size[0]), Image.BILINEAR))
+            out[index] = np.asarray(
+                cropped.resize((original_size[1], original_size[0]), Image.Resampling.BILINEAR)
+            )
         else:
             shrunk = _resize_axis(np.asarray(cropped)[None], 1, original_size[0])
             out[index] = _resize_axis(shrunk, 2, original_size[1])[0]

@@ -99,6 +99,7 @@ class SamPredictor:
         original_size: tuple[int, int] | None = None,
     ) -> None:
         """Use a precomputed embedding (from `get_image_embedding`, `save_image_embedding` or the CLI)."""
+        features: np.ndarray | torch.Tensor
         if isinstance(embedding, ImageEmbedding):
             if embedding.image_size != self.model.image_size:
                 raise ValueError(
@@ -187,7 +188,7 @@ class SamPredictor:
         outside raise ValueError.
         """
         state = self._single_image()
-        if is_box_batch(box):
+        if box is not None and is_box_batch(box):
             return self.predict_boxes(
                 box, point_coords, point_labels, mask_input, multimask_output, return_logits
             )

@@ -108,6 +108,7 @@ class SamAutomaticMaskGenerator:
         if settings.point_grids is not None:
             self.point_grids = list(settings.point_grids)
         else:
+            assert settings.points_per_side is not None  # AmgSettings holds exactly one of the two
             self.point_grids = build_all_layer_point_grids(
                 settings.points_per_side, settings.crop_n_layers, settings.crop_n_points_downscale_factor
             )

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pycocotools.mask as mask_utils  # type: ignore[import-untyped]
+import pycocotools.mask as mask_utils
 
 from segany.evaluation.protocol import samples_with_masks
 

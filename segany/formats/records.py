@@ -169,12 +169,17 @@ def normalize_record(record: Mapping[str, Any], image: ImageInfo, where: str = "
         segmentation = mask
     if record.get("area") is None or record.get("bbox") is None:
         mask = segmentation_to_mask(segmentation) if mask is None else mask
-    area = int(mask.sum()) if record.get("area") is None else _integer(record["area"], f"{where}['area']")
-    bbox = (
-        mask_bbox_xywh(mask)
-        if record.get("bbox") is None
-        else _numbers(record["bbox"], 4, f"{where}['bbox']")
-    )
+    if record.get("area") is None:
+        assert mask is not None  # decoded just above
+        area = int(mask.sum())
+    else:
+        area = _integer(record["area"], f"{where}['area']")
+    bbox: list[Number]
+    if record.get("bbox") is None:
+        assert mask is not None  # decoded just above
+        bbox = list(mask_bbox_xywh(mask))
+    else:
+        bbox = _numbers(record["bbox"], 4, f"{where}['bbox']")
     points = record.get("point_coords")
     return MaskRecord(
         segmentation=segmentation,

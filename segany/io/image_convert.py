@@ -99,8 +99,8 @@ def _pil_to_array(image: Image.Image) -> np.ndarray:
         values = np.asarray(image)
         if np.isnan(values).any():
             raise ValueError("image is a PIL image in mode 'F' with NaN values; expected finite values")
-        result: np.ndarray = np.rint(np.clip(values, 0.0, 255.0)).astype(np.uint8)
-        return result
+        rounded: np.ndarray = np.rint(np.clip(values, 0.0, 255.0)).astype(np.uint8)
+        return rounded
     # P and PA go via RGBA so palette transparency is read without a warning; premultiplied La / RGBa are
     # un-premultiplied first; CMYK, YCbCr, LAB and HSV are converted by Pillow's colour management-free rules.
     target = {"P": "RGBA", "PA": "RGBA", "La": "LA", "RGBa": "RGBA"}.get(mode, "RGB")
@@ -166,6 +166,6 @@ def _to_uint8(image: np.ndarray) -> np.ndarray:
                 "(divide a 0..255 float image by 255, or cast it to uint8)"
             )
         work = image.astype(np.float32) if dtype == np.float16 else image  # float16 is too coarse for * 255
-        result: np.ndarray = np.rint(np.clip(work, 0.0, 1.0) * 255.0).astype(np.uint8)
-        return result
+        scaled: np.ndarray = np.rint(np.clip(work, 0.0, 1.0) * 255.0).astype(np.uint8)
+        return scaled
     raise TypeError(f"image has dtype {dtype}; expected uint8, uint16, bool or float (values in [0, 1])")

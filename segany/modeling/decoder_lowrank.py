@@ -336,7 +336,8 @@ def predict_masks_lowrank(
     if sparse_prompt_embeddings.shape[0] <= per_pass or is_tracing():
         return _predict_masks(decoder, cache, sparse_prompt_embeddings, tokens)
     parts = [
-        _predict_masks(decoder, cache, part, tokens) for part in torch.split(sparse_prompt_embeddings, per_pass)
+        _predict_masks(decoder, cache, part, tokens)
+        for part in torch.split(sparse_prompt_embeddings, per_pass)
     ]
     return torch.cat([masks for masks, _ in parts]), torch.cat([iou for _, iou in parts])
 

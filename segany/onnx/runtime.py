@@ -241,7 +241,7 @@ class OnnxPredictor:
 
         `box` may also be N x 4 (N > 1): then every output gains a leading N axis (see `predict_boxes`).
         """
-        if is_box_batch(box):
+        if box is not None and is_box_batch(box):
             return self.predict_boxes(
                 box, point_coords, point_labels, mask_input, multimask_output, return_logits
             )
