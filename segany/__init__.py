@@ -14,7 +14,7 @@ _LAZY_ATTRIBUTES = {
     "SamConfig": "segany.registry",
     "ViTEncoderConfig": "segany.registry",
     "ConvEncoderConfig": "segany.registry",
-    "load_pretrained": "segany.pretrained",
+    "load_pretrained": "segany.pretrained.loading",
     "build_sam": "segany.registry",
     "sam_model_registry": "segany.registry",
     "SamPredictor": "segany.predictor",
