@@ -93,18 +93,6 @@ class TrainBatch:
     images: torch.Tensor | None = None
     embeddings: torch.Tensor | None = None
 
-    def to(self, device: torch.device | str) -> TrainBatch:
-        def move(t: torch.Tensor | None) -> torch.Tensor | None:
-            return None if t is None else t.to(device, non_blocking=True)
-
-        return TrainBatch(
-            self.masks.to(device),
-            self.image_index.to(device),
-            self.valid_hw.to(device),
-            move(self.images),
-            move(self.embeddings),
-        )
-
     @property
     def num_masks(self) -> int:
         return int(self.masks.shape[0])
