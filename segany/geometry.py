@@ -6,6 +6,7 @@ low-res logits cover the whole S x S frame at S / 4.
 
 - `resized_shape` / `resize_longest_side`: PIL bilinear to (int(H * s + 0.5), int(W * s + 0.5)), s = S / max(H, W).
 - `scale_coords` / `scale_boxes`: (x, y) points and XYXY boxes, original frame -> resized frame.
+- `mask_box_xyxy`: the tight box of a binary mask, SAM's convention (inclusive last column / row).
 - `upscale_logits`: 256 x 256 logits -> S x S -> crop to the resized image -> original size, bilinear with
   torch's `align_corners=False` convention. OpenCV does it when installed (the torch predictor's own CPU path);
   otherwise Pillow does the upscaling steps (its bilinear filter equals torch's when enlarging) and an exact
@@ -63,6 +64,21 @@ def _load_cv2() -> Any | None:
 
 
 _CV2 = _load_cv2()
+
+
+def mask_box_xyxy(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    """Inclusive XYXY box ``(x0, y0, x1, y1)`` of the set pixels of an H x W bool / uint8 mask; None if empty.
+
+    SAM's convention: ``x1, y1`` are the last set column / row, so one pixel at (3, 5) gives (3, 5, 3, 5).
+    """
+    if _CV2 is not None and mask.ndim == 2 and mask.dtype in (np.bool_, np.uint8):
+        x, y, w, h = _CV2.boundingRect(np.ascontiguousarray(mask).view(np.uint8))
+        return None if w == 0 or h == 0 else (x, y, x + w - 1, y + h - 1)
+    columns = np.flatnonzero(np.asarray(mask).any(axis=0))
+    if columns.size == 0:
+        return None
+    rows = np.flatnonzero(np.asarray(mask).any(axis=1))
+    return int(columns[0]), int(rows[0]), int(columns[-1]), int(rows[-1])
 
 
 def _checked_maps(

@@ -23,6 +23,7 @@ from segany.formats.masks_codec import (
     segmentation_to_coco_rle,
     segmentation_to_mask,
 )
+from segany.geometry import mask_box_xyxy
 
 Number = int | float
 
@@ -133,11 +134,10 @@ def mask_bbox_xywh(mask: np.ndarray) -> list[int]:
     ``w = x_max - x_min`` and ``h = y_max - y_min`` with inclusive pixel indices (so a single pixel has w = h
     = 0, one less than COCO's pixel-extent convention); an empty mask gives [0, 0, 0, 0].
     """
-    columns = np.flatnonzero(mask.any(axis=0))
-    rows = np.flatnonzero(mask.any(axis=1))
-    if columns.size == 0:
+    box = mask_box_xyxy(np.asarray(mask, dtype=bool))
+    if box is None:
         return [0, 0, 0, 0]
-    x0, x1, y0, y1 = int(columns[0]), int(columns[-1]), int(rows[0]), int(rows[-1])
+    x0, y0, x1, y1 = box
     return [x0, y0, x1 - x0, y1 - y0]
 
 
