@@ -320,20 +320,12 @@ class SamPredictor:
         points = (coords, labels) if coords is not None else None
         sparse, dense = self.model.prompt_encoder(points=points, boxes=boxes, masks=masks)
         decoder = self.model.mask_decoder
-        if masks is None and isinstance(decoder, MaskDecoder) and supports_low_rank(decoder):
+        cache = None
+        if masks is None and supports_low_rank(decoder):
             # Exact low-rank path: the image side of the decoder is shared by all prompts of this image.
             cache = self._decoder_cache(state, decoder)
-            return decode_with_cache(
-                decoder, cache, state.features, cache.image_pe, sparse, dense, multimask_output
-            )
-        result: tuple[torch.Tensor, torch.Tensor] = decoder(
-            image_embeddings=state.features,
-            image_pe=self.model.prompt_encoder.get_dense_pe(),
-            sparse_prompt_embeddings=sparse,
-            dense_prompt_embeddings=dense,
-            multimask_output=multimask_output,
-        )
-        return result
+        image_pe = self.model.prompt_encoder.get_dense_pe() if cache is None else cache.image_pe
+        return decode_with_cache(decoder, cache, state.features, image_pe, sparse, dense, multimask_output)
 
     def _decoder_cache(self, state: _ImageState, decoder: MaskDecoder) -> DecoderImageCache:
         """The image's decoder cache, rebuilt when missing or when the embedding or any weight changed."""

@@ -36,6 +36,7 @@ chunked shortcuts give way to plain out-of-place operations.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeGuard
 
 import torch
 from torch import nn
@@ -65,7 +66,7 @@ __all__ = [
 
 
 # ---------------------------------------------------------------------------------------------- entry
-def supports_low_rank(decoder: nn.Module) -> bool:
+def supports_low_rank(decoder: nn.Module) -> TypeGuard[MaskDecoder]:
     """The low-rank path applies to this decoder (SAM's two-way transformer, depth >= 1) and is not switched
     off by `segany.modeling.reference.reference_paths`."""
     return (
@@ -77,7 +78,7 @@ def supports_low_rank(decoder: nn.Module) -> bool:
 
 
 def decode_with_cache(
-    decoder: MaskDecoder,
+    decoder: nn.Module,
     cache: DecoderImageCache | None,
     image_embeddings: torch.Tensor,
     image_pe: torch.Tensor,
@@ -107,12 +108,12 @@ def decode_with_cache(
 
 
 def _cache_applies(
-    decoder: MaskDecoder,
+    decoder: nn.Module,
     cache: DecoderImageCache,
     image_embeddings: torch.Tensor,
     image_pe: torch.Tensor,
     dense_prompt_embeddings: torch.Tensor,
-) -> bool:
+) -> TypeGuard[MaskDecoder]:
     """The guard of the low-rank path; ValueError for a stale cache."""
     if not supports_low_rank(decoder) or is_tracing() or is_scripting():
         return False
