@@ -40,3 +40,7 @@ class ResizeLongestSide:
     def apply_boxes_torch(self, boxes: torch.Tensor, original_size: tuple[int, int]) -> torch.Tensor:
         """... x 4 XYXY tensor, original frame -> N x 4 XYXY in the resized frame (float32)."""
         return self.apply_coords_torch(boxes.reshape(-1, 2, 2), original_size).reshape(-1, 4)
+
+
+# `resized_shape` is re-exported: code written before `segany.geometry` imports it from here.
+__all__ = ["ResizeLongestSide", "resized_shape"]
