@@ -53,8 +53,8 @@ def inference_writes_allowed() -> bool:
 class KeptWorkspace:
     """One Workspace kept from one forward pass to the next, for one thread at a time.
 
-    A fresh workspace per pass still faults in its ~200 MB (vit_b at 1024 x 1024) on every image: ~65k page
-    faults, ~2% of an encoder pass here. Keeping it saves that, at the price of holding the memory between
+    A fresh workspace per pass still faults in its ~200 MB (vit_b at 1024 x 1024) on every image, ~65k page
+    faults (benchmarks/MEASUREMENTS.md, "kept workspace"). Keeping it saves that, at the price of holding the memory between
     images until `release()`. A pass that finds the kept workspace in use by another thread gets a fresh one,
     so concurrent calls never share buffers.
     """
