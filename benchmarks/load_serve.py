@@ -134,11 +134,11 @@ def run_client(url: str, image: dict[str, Any], hovers: int, seed: int, out: dic
 
 def direct_reference(args: argparse.Namespace, photo: Path, points: list[list[float]]) -> list[float]:
     """The same hover prompts through an in-process SamPredictor (the floor the server adds to)."""
+    import torch
+
     from segany.cli.models import random_model, resolve_model
     from segany.io import load_image
     from segany.predictor import SamPredictor
-
-    import torch
 
     if args.threads is not None:
         torch.set_num_threads(args.threads)
