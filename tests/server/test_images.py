@@ -137,6 +137,13 @@ def test_bad_files_are_4xx_with_one_line(client: TestClient, data: bytes, status
     assert client.get("/api/info").status_code == 200  # still up
 
 
+def test_upload_needs_a_multipart_file_field(client: TestClient) -> None:
+    raw = client.post("/api/images", content=b"\xff\xd8", headers={**CSRF, "Content-Type": "image/jpeg"})
+    assert raw.status_code == 415 and raw.json()["field"] == "file"
+    other_field = client.post("/api/images", files={"photo": ("a.jpg", b"x")}, headers=CSRF)
+    assert other_field.status_code == 422 and other_field.json()["field"] == "file"
+
+
 def test_pixel_bomb_is_413_before_decoding(small_sam: Sam, tmp_path: Path) -> None:
     bomb = png_bytes(Image.new("1", (3000, 3000)))  # 9 MP in a few kilobytes
     assert len(bomb) < 10_000
