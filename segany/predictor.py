@@ -150,7 +150,7 @@ class SamPredictor:
         state = self._single_image()
         held = state.features.nelement() * state.features.element_size()
         decoder = self.model.mask_decoder
-        if isinstance(decoder, MaskDecoder) and decoder.supports_low_rank():
+        if isinstance(decoder, MaskDecoder) and supports_low_rank(decoder):
             cache = self._decoder_cache(state, decoder)
             held += sum(tensor.nelement() * tensor.element_size() for tensor in cache.image_tensors())
         return held
