@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 from fastapi.responses import FileResponse
@@ -13,7 +13,7 @@ from segany.server.errors import ApiError, not_found
 from segany.server.routes.common import State
 
 router = APIRouter()
-_ONNX = {200: {"content": {"application/octet-stream": {}}}}
+_ONNX: dict[int | str, dict[str, Any]] = {200: {"content": {"application/octet-stream": {}}}}
 
 
 @router.get("/api/decoder.onnx", response_class=FileResponse, responses=_ONNX)
