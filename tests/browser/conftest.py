@@ -1,0 +1,71 @@
+"""Browser tests: a real `segany serve` (segany_small, fixture photos) driven by Playwright in Debian's chromium.
+
+Skipped, with the reason, when chromium or Playwright is missing (`.ci/run` installs both).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser.serve_process import ServeProcess
+from tests.conftest import FIXTURES_DIR
+
+GALLERY = ("chelsea.jpg", "astronaut.jpg", "dog.jpg")
+CHROMIUM = shutil.which("chromium")
+
+try:
+    from playwright.sync_api import Browser, Page, sync_playwright
+except ImportError:  # pragma: no cover - depends on the environment
+    sync_playwright = None
+
+if CHROMIUM is None:
+    pytest.skip("chromium is not installed (apt-get install chromium)", allow_module_level=True)
+if sync_playwright is None:
+    pytest.skip("playwright is not installed (pip install playwright)", allow_module_level=True)
+
+
+@pytest.fixture(scope="session")
+def gallery_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("gallery")
+    for name in GALLERY:
+        shutil.copy(FIXTURES_DIR / name, folder / name)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def server(gallery_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
+    work = tmp_path_factory.mktemp("serve")
+    with ServeProcess(["--model", "segany_small"], gallery_dir, work / "cache", work / "serve.log") as process:
+        yield process
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(accept_downloads=True, viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert not errors, f"uncaught errors in the page: {errors}"
+
+
+def open_editor(page: Page, server: ServeProcess, query: str = "") -> dict[str, Any]:
+    """Loads the page and waits until the first photo is ready for prompts; returns /api/info."""
+    page.goto(f"{server.url}/{query}")
+    page.wait_for_selector("body[data-ready='1']", timeout=60_000)
+    page.wait_for_function("document.getElementById('status').textContent.startsWith('Ready')", timeout=120_000)
+    return dict(server.info)
