@@ -135,6 +135,21 @@ class SamPredictor:
     def reset_image(self) -> None:
         self._images = []
 
+    @torch.inference_mode()
+    def prepare_decoder(self) -> int:
+        """Build the image's prompt-independent decoder work now (else the first prompt pays for it).
+
+        Afterwards prompts only read the predictor's state, so threads may share it for `predict` as long as
+        no one sets another image. Returns the bytes the image holds (embedding plus decoder work).
+        """
+        state = self._single_image()
+        held = state.features.nelement() * state.features.element_size()
+        decoder = self.model.mask_decoder
+        if isinstance(decoder, MaskDecoder) and decoder.supports_low_rank():
+            cache = self._decoder_cache(state, decoder)
+            held += sum(tensor.nelement() * tensor.element_size() for tensor in cache.image_tensors())
+        return held
+
     @property
     def is_image_set(self) -> bool:
         return bool(self._images)

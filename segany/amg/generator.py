@@ -10,6 +10,7 @@ Masks stay RLE between stages; only the requested output format is decoded at th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,7 @@ from segany.amg.presets import get_preset
 from segany.amg.rle import coco_encode_rle, rle_to_mask
 from segany.amg.settings import GeneratorSettings
 from segany.amg.small_regions import clean_small_regions
+from segany.embedding_file import ImageEmbedding
 from segany.io.image_convert import as_rgb_uint8
 from segany.modeling.sam import Sam
 from segany.predictor import SamPredictor
@@ -132,21 +134,42 @@ class SamAutomaticMaskGenerator:
 
     # ------------------------------------------------------------------ public entry points
     @torch.inference_mode()
-    def generate(self, image: Any) -> list[dict[str, Any]]:
+    def generate(
+        self,
+        image: Any,
+        progress: Callable[[float], None] | None = None,
+        embedding: ImageEmbedding | None = None,
+    ) -> list[dict[str, Any]]:
         """Masks of everything in ``image`` (H x W x 3 uint8 RGB; other forms as SamPredictor.set_image).
+
+        Args:
+            progress: called after every decoder batch with the fraction of batches done (0..1]; an exception
+                it raises stops the generation and propagates (how a caller cancels).
+            embedding: the embedding of the whole ``image`` by this model (e.g. from a cache), used instead of
+                encoding the whole-image crop again.
 
         Returns:
             One dict per mask, as the official generator: ``segmentation`` (per output_mode), ``area`` (int),
             ``bbox`` (XYWH ints), ``predicted_iou``, ``point_coords`` ([[x, y]] image pixels),
             ``stability_score`` and ``crop_box`` (XYWH ints). Order: as the official (NMS order).
         """
-        return self.to_records(self.generate_mask_data(image))
+        return self.to_records(self.generate_mask_data(image, progress, embedding))
 
     @torch.inference_mode()
-    def generate_mask_data(self, image: Any) -> MaskData:
+    def generate_mask_data(
+        self,
+        image: Any,
+        progress: Callable[[float], None] | None = None,
+        embedding: ImageEmbedding | None = None,
+    ) -> MaskData:
         """Like :meth:`generate`, as a MaskData of RLEs and arrays (for programs; nothing decoded)."""
         rgb = as_rgb_uint8(image, "RGB")
-        data = self._generate_masks(rgb)
+        if embedding is not None and tuple(embedding.original_size) != rgb.shape[:2]:
+            raise ValueError(
+                f"embedding was computed for a {embedding.original_size[0]}x{embedding.original_size[1]} (HxW) "
+                f"image, got a {rgb.shape[0]}x{rgb.shape[1]} image"
+            )
+        data = self._generate_masks(rgb, _BatchCounter(progress), embedding)
         if self.min_mask_region_area > 0:
             nms_thresh = max(self.box_nms_thresh, self.crop_nms_thresh)
             data = clean_small_regions(data, self.min_mask_region_area, nms_thresh)
@@ -184,15 +207,21 @@ class SamAutomaticMaskGenerator:
             return coco_encode_rle({"size": [height, width], "counts": counts})
         return {"size": [height, width], "counts": counts.tolist()}
 
-    def _generate_masks(self, image: np.ndarray) -> MaskData:
+    def _generate_masks(
+        self, image: np.ndarray, counter: _BatchCounter, embedding: ImageEmbedding | None
+    ) -> MaskData:
         image_size = (int(image.shape[0]), int(image.shape[1]))
         crop_boxes, layer_idxs = generate_crop_boxes(image_size, self.crop_n_layers, self.crop_overlap_ratio)
+        crops = [
+            ((x0, y0, x1, y1), layer)
+            for (x0, y0, x1, y1), layer in zip(crop_boxes, layer_idxs)
+            if x1 > x0 and y1 > y0  # empty / inverted crops of tiny images (see generate_crop_boxes)
+        ]
+        counter.total = sum(-(-len(self.point_grids[layer]) // self.points_per_batch) for _, layer in crops)
         parts = []
-        for crop_box, layer in zip(crop_boxes, layer_idxs):
-            x0, y0, x1, y1 = crop_box
-            if x1 <= x0 or y1 <= y0:
-                continue  # empty / inverted crops of tiny images (see generate_crop_boxes)
-            parts.append(self._process_crop(image, (x0, y0, x1, y1), layer))
+        for crop_box, layer in crops:
+            whole = crop_box == (0, 0, image_size[1], image_size[0])
+            parts.append(self._process_crop(image, crop_box, layer, counter, embedding if whole else None))
         data = MaskData.concat(parts, image_size)
         if len(crop_boxes) > 1 and len(data) > 0:
             # Remove duplicates between crops, preferring masks from smaller crops (score = 1 / crop area).
@@ -208,9 +237,19 @@ class SamAutomaticMaskGenerator:
             data = data.select(keep.numpy())
         return data
 
-    def _process_crop(self, image: np.ndarray, crop_box: tuple[int, int, int, int], layer: int) -> MaskData:
+    def _process_crop(
+        self,
+        image: np.ndarray,
+        crop_box: tuple[int, int, int, int],
+        layer: int,
+        counter: _BatchCounter,
+        embedding: ImageEmbedding | None,
+    ) -> MaskData:
         x0, y0, x1, y1 = crop_box
-        self.predictor.set_image(image[y0:y1, x0:x1])
+        if embedding is not None:
+            self.predictor.set_image_embedding(embedding)
+        else:
+            self.predictor.set_image(image[y0:y1, x0:x1])
         crop_h, crop_w = y1 - y0, x1 - x0
         geometry = CropGeometry(
             crop_box=crop_box,
@@ -219,10 +258,10 @@ class SamAutomaticMaskGenerator:
             model_input_size=self.predictor.model.image_size,
         )
         points = self.point_grids[layer] * np.array([[crop_w, crop_h]])  # N x 2 (x, y), crop pixels
-        parts = [
-            self._process_batch(points[start : start + self.points_per_batch], geometry)
-            for start in range(0, len(points), self.points_per_batch)
-        ]
+        parts = []
+        for start in range(0, len(points), self.points_per_batch):
+            parts.append(self._process_batch(points[start : start + self.points_per_batch], geometry))
+            counter.step()
         self.predictor.reset_image()
         data = MaskData.concat(parts, geometry.image_size)
 
@@ -268,3 +307,17 @@ class SamAutomaticMaskGenerator:
             points=np.repeat(points, per_point, axis=0)[chosen],
             crop_boxes=np.zeros((len(chosen), 4), dtype=np.int64),
         )
+
+
+class _BatchCounter:
+    """Counts decoder batches and reports the fraction done to an optional callback."""
+
+    def __init__(self, callback: Callable[[float], None] | None) -> None:
+        self.callback = callback
+        self.total = 0
+        self.done = 0
+
+    def step(self) -> None:
+        self.done += 1
+        if self.callback is not None:
+            self.callback(min(1.0, self.done / max(1, self.total)))

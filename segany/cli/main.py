@@ -12,7 +12,7 @@ import warnings
 from collections.abc import Sequence
 from typing import NoReturn, TextIO
 
-from segany.cli import embed, evaluate, everything, export, info, segment, train, weights
+from segany.cli import embed, evaluate, everything, export, info, segment, serve, train, weights
 from segany.cli.common import PROG, CliError, Runner, debug_enabled, error, one_line, warn
 
 EXAMPLES = """
@@ -23,12 +23,13 @@ EXAMPLES = """
   segany train --data shared:horses:train --out runs/horses
   segany eval --model runs/horses --data shared:horses:test --out eval/
   segany info
+  segany serve --images photos/
   segany <command> --help      (options and examples of one command)
 
 environment: SEGANY_CACHE_DIR (weights folder), SEGANY_MAX_IMAGE_PIXELS, SEGANY_DEBUG=1 (tracebacks)
 """
 
-SUBCOMMANDS = (segment, everything, embed, weights, info, export, train, evaluate)
+SUBCOMMANDS = (segment, everything, embed, weights, info, export, train, evaluate, serve)
 
 
 class CliParser(argparse.ArgumentParser):

@@ -162,6 +162,20 @@ def _weights_model(info: weights_lib.WeightsInfo, path: Path) -> tuple[Sam, Mode
     return sam, ModelDescription(info.model, source, info.name, str(path))
 
 
+def random_model(arch: str) -> tuple[Sam, ModelDescription]:
+    """Architecture `arch` (registry name) with seeded random weights, for tests and benchmarks.
+
+    Raises:
+        CliError: `arch` is not a registry architecture.
+    """
+    from segany.registry import ALIASES, CONFIGS
+
+    name = ALIASES.get(arch, arch)
+    if name not in CONFIGS:
+        raise CliError(f"--random-weights needs an architecture ({', '.join(CONFIGS)}), got {arch!r}")
+    return _random_model(name)
+
+
 def _random_model(arch: str) -> tuple[Sam, ModelDescription]:
     import torch
 

@@ -1,0 +1,26 @@
+"""`GET /api/info`: version, model, decoders, presets and limits."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from segany import __version__
+from segany.amg import PRESETS
+from segany.server.routes.common import State
+from segany.server.schemas import InfoOut
+
+router = APIRouter()
+
+
+@router.get("/api/info", response_model=InfoOut)
+def info(state: State) -> dict[str, object]:
+    return {
+        "version": __version__,
+        "model": state.model.to_dict(),
+        "decoders": ["server", "browser"],
+        "presets": list(PRESETS),
+        "limits": {
+            "max_upload_bytes": state.settings.max_upload_bytes,
+            "max_pixels": state.settings.max_pixels,
+        },
+    }

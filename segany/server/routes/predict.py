@@ -1,0 +1,67 @@
+"""`POST /api/images/{id}/predict`: points / box / previous logits -> masks (uncompressed RLE) and scores.
+
+The decoder runs through the image's cached `SamPredictor` (the low-rank decoder); nothing of one request
+is stored in it. The low-res logits are kept in the prediction cache for a later "previous" refinement.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from fastapi import APIRouter
+
+from segany.formats import mask_to_uncompressed_rle
+from segany.server.errors import ApiError, prompt_error
+from segany.server.routes.common import Image, State, encoded_failure
+from segany.server.schemas import PredictIn, PredictOut
+
+router = APIRouter()
+
+
+@router.post("/api/images/{id}/predict", response_model=PredictOut)
+def predict(state: State, entry: Image, body: PredictIn) -> dict[str, object]:
+    if len(body.labels) != len(body.points):
+        raise ApiError(
+            422,
+            f"labels must have one entry per point ({len(body.points)}), got {len(body.labels)}",
+            "labels",
+        )
+    mask_input = None
+    if body.previous is not None:
+        stored = state.predictions.get(body.previous.prediction_id)
+        if stored is None or stored.image_id != entry.id:
+            raise ApiError(
+                409,
+                f"previous prediction {body.previous.prediction_id!r} is unknown or expired for this image; "
+                "send the prompt without 'previous'",
+                "previous.prediction_id",
+            )
+        if body.previous.index >= stored.low_res_logits.shape[0]:
+            raise ApiError(
+                422,
+                f"previous.index must be below {stored.low_res_logits.shape[0]}, got {body.previous.index}",
+                "previous.index",
+            )
+        mask_input = stored.low_res_logits[body.previous.index][None]  # 1 x L x L
+    try:
+        encoded = state.embeddings.get(entry)
+    except (ValueError, OSError) as exc:
+        raise encoded_failure(exc) from exc
+    try:
+        masks, scores, low_res = encoded.predictor.predict(
+            point_coords=np.asarray(body.points, dtype=np.float64).reshape(-1, 2) if body.points else None,
+            point_labels=np.asarray(body.labels, dtype=np.int64) if body.points else None,
+            box=None if body.box is None else np.asarray(body.box, dtype=np.float64),
+            mask_input=mask_input,
+            multimask_output=body.multimask,
+        )
+    except (ValueError, TypeError) as exc:
+        raise prompt_error(exc) from exc
+    prediction_id = state.predictions.put(entry.id, low_res)
+    return {
+        "prediction_id": prediction_id,
+        "width": entry.width,
+        "height": entry.height,
+        "masks": [mask_to_uncompressed_rle(mask) for mask in masks],
+        "scores": [float(score) for score in scores],
+        "best": int(np.argmax(scores)),
+    }

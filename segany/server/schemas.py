@@ -1,0 +1,144 @@
+"""Typed request and response bodies of the HTTP API (see /api/openapi.json).
+
+Masks travel as uncompressed COCO RLE: `counts` are run lengths over the mask in column-major (Fortran)
+order, starting with a background run (possibly 0). Coordinates are (x, y) pixels of the original image;
+boxes are XYXY.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from segany.amg import PRESETS
+
+EXPORT_FORMATS = ("cutout", "masks_png", "coco", "sa1b", "yolo")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---------------------------------------------------------------------------------------------- info
+class ModelOut(BaseModel):
+    name: str
+    source: str
+    image_size: int
+    embedding_shape: list[int]
+    low_res_size: int
+    fingerprint: str
+
+
+class LimitsOut(BaseModel):
+    max_upload_bytes: int
+    max_pixels: int
+
+
+class InfoOut(BaseModel):
+    version: str
+    model: ModelOut
+    decoders: list[str]
+    presets: list[str]
+    limits: LimitsOut
+
+
+# ---------------------------------------------------------------------------------------------- images
+class ImageOut(BaseModel):
+    id: str
+    name: str
+    width: int
+    height: int
+
+
+class EncodeOut(BaseModel):
+    id: str
+    state: Literal["ready", "pending", "failed"]
+    error: str | None = None
+
+
+# ---------------------------------------------------------------------------------------------- predict
+class Rle(BaseModel):
+    size: tuple[int, int]  # (H, W)
+    counts: list[int]
+
+
+class Previous(Strict):
+    prediction_id: str
+    index: int = Field(ge=0)
+
+
+class PredictIn(Strict):
+    points: list[tuple[float, float]] = Field(default_factory=list, max_length=64)
+    labels: list[Literal[0, 1]] = Field(default_factory=list, max_length=64)
+    box: tuple[float, float, float, float] | None = None  # XYXY
+    previous: Previous | None = None
+    multimask: bool = True
+
+    @field_validator("points", "box")
+    @classmethod
+    def _finite(cls, value: object) -> object:
+        flat = [v for item in value for v in item] if isinstance(value, list) else value or ()
+        if any(not math.isfinite(v) for v in flat):  # type: ignore[union-attr]
+            raise ValueError("coordinates must be finite numbers")
+        return value
+
+
+class PredictOut(BaseModel):
+    prediction_id: str
+    width: int
+    height: int
+    masks: list[Rle]
+    scores: list[float]
+    best: int
+
+
+# ---------------------------------------------------------------------------------------------- jobs
+class EverythingIn(Strict):
+    preset: str = "fast"
+
+    @field_validator("preset")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in PRESETS:
+            raise ValueError(f"unknown preset {value!r}; known presets: {', '.join(PRESETS)}")
+        return value
+
+
+class JobCreated(BaseModel):
+    job_id: str
+
+
+class JobOut(BaseModel):
+    job_id: str
+    state: Literal["queued", "running", "done", "failed", "cancelled"]
+    progress: float
+    error: str | None
+
+
+class EverythingMask(Rle):
+    bbox: list[float]  # XYWH
+    area: int
+    predicted_iou: float
+    stability_score: float
+
+
+class EverythingOut(BaseModel):
+    width: int
+    height: int
+    masks: list[EverythingMask]
+
+
+# ---------------------------------------------------------------------------------------------- export
+class ExportObject(Strict):
+    size: tuple[int, int]  # (H, W)
+    counts: list[int] = Field(max_length=10_000_000)
+    label: str | None = Field(default=None, max_length=200)
+    score: float | None = None
+
+
+class ExportIn(Strict):
+    format: Literal["cutout", "masks_png", "coco", "sa1b", "yolo"]
+    objects: list[ExportObject] = Field(min_length=1, max_length=10_000)
+    index: int | None = Field(default=None, ge=0)
