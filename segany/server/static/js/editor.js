@@ -95,10 +95,11 @@ export class Editor {
     if (!this.ready.has(key)) {
       const ready = (async () => {
         if (this.isCurrent(imageId)) this.setStatus('Encoding the photo on the server…');
-        let { state } = await api.startEncode(imageId);
-        while (state !== 'ready') {
+        let encoding = await api.startEncode(imageId);
+        while (encoding.state !== 'ready') {
+          if (encoding.state === 'failed') throw new Error(`encoding failed: ${encoding.error}`);
           await new Promise((resolve) => setTimeout(resolve, ENCODE_POLL_MS));
-          ({ state } = await api.encodeState(imageId));
+          encoding = await api.encodeState(imageId);
         }
         await this.segmenter.prepare(imageId);
         if (this.isCurrent(imageId)) this.setStatus('Ready: hover, click (shift/right: negative), drag a box.');
@@ -193,6 +194,7 @@ export class Editor {
     const objectId = this.session.nextObjectId++;
     this.push({ type: 'accept', objectId, label, rle, score: this.current.score });
     this.labelInput.value = '';
+    this.labelInput.blur(); // so that the next Ctrl+Z undoes the accept, not the typing
     this.session.selectedId = objectId;
   }
 

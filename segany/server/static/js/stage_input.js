@@ -28,7 +28,8 @@ export class StageInput {
 
   down(event) {
     if (event.button !== 0 && event.button !== 2) return;
-    event.preventDefault();
+    event.preventDefault(); // no text selection or focus change: blur the label field ourselves
+    if (document.activeElement instanceof HTMLElement) document.activeElement.blur();
     const [x, y] = this.at(event);
     this.press = { x, y, clientX: event.clientX, clientY: event.clientY,
       negative: event.button === 2 || event.shiftKey, dragging: false };
