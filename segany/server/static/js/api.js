@@ -92,8 +92,9 @@ export async function predict(id, body) {
   return (await send('POST', `${imagePath(id)}/predict`, body)).json();
 }
 
-export async function startEverything(id, preset) {
-  return (await send('POST', `${imagePath(id)}/everything`, { preset })).json();
+// overrides: generator settings next to the preset, when the server lists them in everything_overrides
+export async function startEverything(id, preset, overrides = {}) {
+  return (await send('POST', `${imagePath(id)}/everything`, { preset, ...overrides })).json();
 }
 
 export const jobState = (jobId) => getJson(`/api/jobs/${encodeURIComponent(jobId)}`);

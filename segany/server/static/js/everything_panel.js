@@ -5,12 +5,26 @@ import * as api from './api.js';
 import { el } from './dom.js';
 
 const POLL_MS = 250;
+// Optional generator settings the server may accept next to the preset (/api/info "everything_overrides").
+const OVERRIDES = {
+  points_per_side: { label: 'points/side', min: 1, max: 64, step: 1, value: 8 },
+  pred_iou_thresh: { label: 'min IoU', min: 0, max: 1, step: 0.05, value: 0.5 },
+  stability_score_thresh: { label: 'min stability', min: 0, max: 1, step: 0.05, value: 0.8 },
+};
 
 export class EverythingPanel {
   // elements: {preset (select), run, cancel, progress, status, show (checkbox)}
   // onResult(imageId, result), onToggle(visible), onError(error)
-  constructor(elements, presets, onResult, onToggle, onError) {
+  constructor(elements, presets, overrides, onResult, onToggle, onError) {
     this.elements = elements;
+    this.overrides = {};
+    for (const name of overrides.filter((n) => n in OVERRIDES)) {
+      const spec = OVERRIDES[name];
+      const input = el('input', { type: 'number', min: spec.min, max: spec.max, step: spec.step,
+        value: spec.value, dataset: { override: name }, title: name });
+      elements.overridesBox.append(el('label', {}, spec.label, input));
+      this.overrides[name] = input;
+    }
     this.onResult = onResult;
     this.onError = onError;
     this.job = null;
@@ -41,7 +55,9 @@ export class EverythingPanel {
     this.elements.run.disabled = true;
     this.elements.cancel.disabled = false;
     try {
-      const { job_id: jobId } = await api.startEverything(imageId, preset);
+      const settings = Object.fromEntries(
+        Object.entries(this.overrides).map(([name, input]) => [name, Number(input.value)]));
+      const { job_id: jobId } = await api.startEverything(imageId, preset, settings);
       this.job = jobId;
       this.setStatus(`Running (${preset})…`, 0);
       let state = await api.jobState(jobId);

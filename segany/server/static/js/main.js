@@ -53,8 +53,10 @@ async function main() {
   });
   const everythingPanel = new EverythingPanel(
     { preset: $('preset'), run: $('everything-run'), cancel: $('everything-cancel'),
-      progress: $('everything-progress'), status: $('everything-status'), show: $('everything-show') },
+      progress: $('everything-progress'), status: $('everything-status'), show: $('everything-show'),
+      overridesBox: $('everything-overrides') },
     info.presets,
+    info.everything_overrides ?? [],
     (imageId, result) => editor.setEverything(imageId, result),
     (visible) => editor.toggleEverything(visible),
     onError,
