@@ -54,7 +54,7 @@ class ImageOut(BaseModel):
 
 class EncodeOut(BaseModel):
     id: str
-    state: Literal["ready", "pending", "failed"]
+    state: Literal["ready", "pending", "failed", "absent"]  # absent: not encoded, not queued (or evicted)
     error: str | None = None
 
 
@@ -96,7 +96,16 @@ class PredictOut(BaseModel):
 
 # ---------------------------------------------------------------------------------------------- jobs
 class EverythingIn(Strict):
+    """A preset of `segany.amg.presets`, optionally with a few of its settings overridden."""
+
     preset: str = "fast"
+    points_per_side: int | None = Field(default=None, ge=1, le=128)
+    pred_iou_thresh: float | None = Field(default=None, ge=0.0, le=1.0)
+    stability_score_thresh: float | None = Field(default=None, ge=0.0, le=1.0)
+
+    def overrides(self) -> dict[str, float | int]:
+        names = ("points_per_side", "pred_iou_thresh", "stability_score_thresh")
+        return {name: getattr(self, name) for name in names if getattr(self, name) is not None}
 
     @field_validator("preset")
     @classmethod

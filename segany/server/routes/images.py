@@ -64,7 +64,7 @@ def encode_state(state: State, entry: ImageEntry) -> dict[str, object]:
     current = state.embeddings.state(entry.id)
     if current == "failed":
         return {"id": entry.id, "state": "failed", "error": state.embeddings.failure(entry.id)}
-    return {"id": entry.id, "state": "ready" if current == "ready" else "pending", "error": None}
+    return {"id": entry.id, "state": current, "error": None}
 
 
 @router.get(
