@@ -92,7 +92,7 @@ export async function predict(id, body) {
   return (await send('POST', `${imagePath(id)}/predict`, body)).json();
 }
 
-// overrides: generator settings next to the preset, when the server lists them in everything_overrides
+// overrides: optional generator settings next to the preset (points_per_side, pred_iou_thresh, ...)
 export async function startEverything(id, preset, overrides = {}) {
   return (await send('POST', `${imagePath(id)}/everything`, { preset, ...overrides })).json();
 }

@@ -5,23 +5,22 @@ import * as api from './api.js';
 import { el } from './dom.js';
 
 const POLL_MS = 250;
-// Optional generator settings the server may accept next to the preset (/api/info "everything_overrides").
+// Optional generator settings sent next to the preset; left blank, the preset's value applies.
 const OVERRIDES = {
-  points_per_side: { label: 'points/side', min: 1, max: 64, step: 1, value: 8 },
-  pred_iou_thresh: { label: 'min IoU', min: 0, max: 1, step: 0.05, value: 0.5 },
-  stability_score_thresh: { label: 'min stability', min: 0, max: 1, step: 0.05, value: 0.8 },
+  points_per_side: { label: 'points/side', min: 1, max: 128, step: 1 },
+  pred_iou_thresh: { label: 'min IoU', min: 0, max: 1, step: 0.05 },
+  stability_score_thresh: { label: 'min stability', min: 0, max: 1, step: 0.05 },
 };
 
 export class EverythingPanel {
   // elements: {preset (select), run, cancel, progress, status, show (checkbox)}
   // onResult(imageId, result), onToggle(visible), onError(error)
-  constructor(elements, presets, overrides, onResult, onToggle, onError) {
+  constructor(elements, presets, onResult, onToggle, onError) {
     this.elements = elements;
     this.overrides = {};
-    for (const name of overrides.filter((n) => n in OVERRIDES)) {
-      const spec = OVERRIDES[name];
+    for (const [name, spec] of Object.entries(OVERRIDES)) {
       const input = el('input', { type: 'number', min: spec.min, max: spec.max, step: spec.step,
-        value: spec.value, dataset: { override: name }, title: name });
+        placeholder: 'preset', dataset: { override: name }, title: name });
       elements.overridesBox.append(el('label', {}, spec.label, input));
       this.overrides[name] = input;
     }
@@ -55,8 +54,9 @@ export class EverythingPanel {
     this.elements.run.disabled = true;
     this.elements.cancel.disabled = false;
     try {
-      const settings = Object.fromEntries(
-        Object.entries(this.overrides).map(([name, input]) => [name, Number(input.value)]));
+      const settings = Object.fromEntries(Object.entries(this.overrides)
+        .filter(([, input]) => input.value.trim() !== '')
+        .map(([name, input]) => [name, Number(input.value)]));
       const { job_id: jobId } = await api.startEverything(imageId, preset, settings);
       this.job = jobId;
       this.setStatus(`Running (${preset})…`, 0);
@@ -69,7 +69,9 @@ export class EverythingPanel {
       }
       if (state.state === 'done') {
         const result = await api.jobResult(jobId);
-        this.setStatus(`${result.masks.length} masks (${preset}). Click one to select it.`, 1);
+        this.setStatus(result.masks.length
+          ? `${result.masks.length} masks (${preset}). Click one to select it.`
+          : 'No mask passed the filters: try a lower min IoU / min stability.', 1);
         this.onResult(imageId, result);
         if (imageId === this.imageId) {
           this.elements.show.disabled = false;

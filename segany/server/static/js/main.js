@@ -56,7 +56,6 @@ async function main() {
       progress: $('everything-progress'), status: $('everything-status'), show: $('everything-show'),
       overridesBox: $('everything-overrides') },
     info.presets,
-    info.everything_overrides ?? [],
     (imageId, result) => editor.setEverything(imageId, result),
     (visible) => editor.toggleEverything(visible),
     onError,
