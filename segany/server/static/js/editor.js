@@ -192,10 +192,10 @@ export class Editor {
     const label = this.labelInput.value.trim() || null;
     const rle = this.current.rle ?? maskToRle(this.current.mask);
     const objectId = this.session.nextObjectId++;
-    this.push({ type: 'accept', objectId, label, rle, score: this.current.score });
+    this.session.selectedId = objectId; // the new object is the one a cut-out exports
     this.labelInput.value = '';
     this.labelInput.blur(); // so that the next Ctrl+Z undoes the accept, not the typing
-    this.session.selectedId = objectId;
+    this.push({ type: 'accept', objectId, label, rle, score: this.current.score });
   }
 
   undo() {
