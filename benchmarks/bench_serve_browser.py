@@ -32,7 +32,7 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.browser.serve_process import ServeProcess  # noqa: E402
+from tests.browser.serve_process import serving
 
 PHOTOS = ("chelsea.jpg", "dog.jpg", "astronaut.jpg", "rocket_portrait.jpg")
 MODELS = {"segany_small": ["--model", "segany_small"], "vit_b": ["--model", "vit_b", "--random-weights"]}
@@ -85,7 +85,7 @@ def bench_model(browser: Any, model: str, moves: int, decoders: list[str], work:
         photo.save(gallery / f"a_{name}", quality=95)
         photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(gallery / f"b_{name}", quality=95)
     result: dict[str, Any] = {"model": model, "decoders": {}}
-    with ServeProcess(MODELS[model], gallery, work / f"cache_{model}", work / f"serve_{model}.log") as server:
+    with serving(MODELS[model], gallery, work / f"cache_{model}", work / f"serve_{model}.log") as server:
         images = json.loads(_get(f"{server.url}/api/images"))
         order = [image["id"] for image in images]
         for n, decoder in enumerate(decoders):
@@ -116,9 +116,12 @@ def bench_model(browser: Any, model: str, moves: int, decoders: list[str], work:
                 "open_to_first_hover_encoded_ahead_ms": ahead,
                 "errors": errors,
             }
-            print(f"  {model:13s} {decoder:7s} p50 {percentile(latencies, 50):7.1f} ms  "
-                  f"p95 {percentile(latencies, 95):7.1f} ms  (n={len(latencies)}; first hover: cold "
-                  f"{cold / 1000:.2f} s, encoded ahead {ahead / 1000:.2f} s)", flush=True)
+            print(
+                f"  {model:13s} {decoder:7s} p50 {percentile(latencies, 50):7.1f} ms  "
+                f"p95 {percentile(latencies, 95):7.1f} ms  (n={len(latencies)}; first hover: cold "
+                f"{cold / 1000:.2f} s, encoded ahead {ahead / 1000:.2f} s)",
+                flush=True,
+            )
     return result
 
 
@@ -150,15 +153,22 @@ def main() -> None:
     if chromium is None:
         raise SystemExit("chromium is not installed (apt-get install chromium)")
     load_before = os.getloadavg()
-    print(f"{os.cpu_count()} CPUs, load average {load_before[0]:.1f}; paper's browser demo: ~{PAPER_MS:.0f} ms")
+    print(
+        f"{os.cpu_count()} CPUs, load average {load_before[0]:.1f}; paper's browser demo: ~{PAPER_MS:.0f} ms"
+    )
     results = []
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         for model in args.models:
             results.append(bench_model(browser, model, args.moves, args.decoders, Path(tmp)))
         browser.close()
-    report = {"cpus": os.cpu_count(), "load_average_before": load_before, "load_average_after": os.getloadavg(),
-              "paper_ms": PAPER_MS, "results": results}
+    report: dict[str, Any] = {
+        "cpus": os.cpu_count(),
+        "load_average_before": load_before,
+        "load_average_after": os.getloadavg(),
+        "paper_ms": PAPER_MS,
+        "results": results,
+    }
     print(f"load average after: {report['load_average_after'][0]:.1f}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -5,28 +5,44 @@ Skipped, with the reason, when chromium or Playwright is missing (`.ci/run` inst
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.browser.serve_process import ServeProcess
+from tests.browser.serve_process import ServeProcess, serving
 from tests.conftest import FIXTURES_DIR
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
 
 GALLERY = ("chelsea.jpg", "astronaut.jpg", "dog.jpg")
 CHROMIUM = shutil.which("chromium")
 
-try:
-    from playwright.sync_api import Browser, Page, sync_playwright
-except ImportError:  # pragma: no cover - depends on the environment
-    sync_playwright = None
+HERE = Path(__file__).resolve().parent
 
-if CHROMIUM is None:
-    pytest.skip("chromium is not installed (apt-get install chromium)", allow_module_level=True)
-if sync_playwright is None:
-    pytest.skip("playwright is not installed (pip install playwright)", allow_module_level=True)
+
+def _missing() -> str | None:
+    if CHROMIUM is None:
+        return "chromium is not installed (apt-get install chromium)"
+    if importlib.util.find_spec("playwright") is None:
+        return "playwright is not installed (pip install playwright)"
+    return None
+
+
+MISSING = _missing()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without a browser, every test of this folder is skipped with the reason (nothing else is)."""
+    if MISSING is None:
+        return
+    for item in items:
+        if HERE in item.path.resolve().parents:
+            item.add_marker(pytest.mark.skip(reason=MISSING))
 
 
 @pytest.fixture(scope="session")
@@ -40,12 +56,14 @@ def gallery_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def server(gallery_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
     work = tmp_path_factory.mktemp("serve")
-    with ServeProcess(["--model", "segany_small"], gallery_dir, work / "cache", work / "serve.log") as process:
+    with serving(["--model", "segany_small"], gallery_dir, work / "cache", work / "serve.log") as process:
         yield process
 
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         yield browser
@@ -67,5 +85,7 @@ def open_editor(page: Page, server: ServeProcess, query: str = "") -> dict[str, 
     """Loads the page and waits until the first photo is ready for prompts; returns /api/info."""
     page.goto(f"{server.url}/{query}")
     page.wait_for_selector("body[data-ready='1']", timeout=60_000)
-    page.wait_for_function("document.getElementById('status').textContent.startsWith('Ready')", timeout=120_000)
+    page.wait_for_function(
+        "document.getElementById('status').textContent.startsWith('Ready')", timeout=120_000
+    )
     return dict(server.info)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from playwright.sync_api import Page
 from pycocotools import mask as mask_utils
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 STAGE = "#stage canvas.layer-overlay"
 
@@ -20,7 +22,9 @@ def list_images(url: str) -> dict[str, dict[str, Any]]:
 
 def post_json(url: str, body: dict[str, Any]) -> dict[str, Any]:
     request = urllib.request.Request(
-        url, data=json.dumps(body).encode(), method="POST",
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
         headers={"Content-Type": "application/json", "X-Segany-Client": "1"},
     )
     with urllib.request.urlopen(request, timeout=120) as response:
@@ -31,7 +35,9 @@ def to_client(page: Page, x: float, y: float) -> tuple[float, float]:
     """Original-image pixel (x, y) -> page (CSS pixel) coordinates on the stage."""
     box = page.locator(STAGE).bounding_box()
     assert box is not None, "the stage is not laid out"
-    width, height = page.evaluate("[window.segany.editor.renderer.width, window.segany.editor.renderer.height]")
+    width, height = page.evaluate(
+        "[window.segany.editor.renderer.width, window.segany.editor.renderer.height]"
+    )
     return box["x"] + x * box["width"] / width, box["y"] + y * box["height"] / height
 
 
@@ -71,12 +77,15 @@ def drag_box(page: Page, x0: float, y0: float, x1: float, y1: float) -> None:
 
 def prompt(page: Page) -> dict[str, Any]:
     """The current prompt step as the page derived it: points, labels, box (original pixels), choice."""
-    return dict(page.evaluate(
-        """() => { const s = window.segany.editor.state.steps;
+    return dict(
+        page.evaluate(
+            """() => { const s = window.segany.editor.state.steps;
                    const last = s[s.length - 1];
                    return last ? { points: last.points, labels: last.labels, box: last.box,
                                    choice: last.choice } : null; }"""
-    ) or {})
+        )
+        or {}
+    )
 
 
 def current_mask(page: Page) -> np.ndarray:
@@ -99,10 +108,13 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
 
 def painted_pixels(page: Page, layer: str) -> int:
     """Pixels with non-zero alpha on one of the stage's canvases."""
-    return count(page, f"""(() => {{
+    return count(
+        page,
+        f"""(() => {{
         const canvas = document.querySelector('#stage canvas.layer-{layer}');
         const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
         let n = 0;
         for (let i = 3; i < data.length; i += 4) n += data[i] > 0;
         return n;
-    }})()""")
+    }})()""",
+    )

@@ -10,8 +10,9 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from types import TracebackType
 
 
 def free_port() -> int:
@@ -40,8 +41,19 @@ class ServeProcess:
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        command = [sys.executable, "-m", "segany.cli.main", "serve", *args, "--images", str(images_dir),
-                   "--cache-dir", str(cache_dir), "--port", str(self.port)]
+        command = [
+            sys.executable,
+            "-m",
+            "segany.cli.main",
+            "serve",
+            *args,
+            "--images",
+            str(images_dir),
+            "--cache-dir",
+            str(cache_dir),
+            "--port",
+            str(self.port),
+        ]
         env = dict(os.environ)
         if threads is not None:
             env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
@@ -77,10 +89,12 @@ class ServeProcess:
                 self.process.wait()
         self._log.close()
 
-    def __enter__(self) -> ServeProcess:
-        return self
 
-    def __exit__(
-        self, kind: type[BaseException] | None, value: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        self.close()
+@contextmanager
+def serving(args: list[str], images_dir: Path, cache_dir: Path, log_path: Path) -> Iterator[ServeProcess]:
+    """`with serving([...], photos, cache, log) as server:` a ServeProcess, stopped on exit."""
+    process = ServeProcess(args, images_dir, cache_dir, log_path)
+    try:
+        yield process
+    finally:
+        process.close()

@@ -15,7 +15,7 @@ from pathlib import Path
 from playwright.sync_api import Page, sync_playwright
 
 from tests.browser.page_driver import click, drag_box, hover, list_images, wait_count
-from tests.browser.serve_process import ServeProcess
+from tests.browser.serve_process import serving
 from tests.conftest import FIXTURES_DIR
 
 
@@ -26,8 +26,12 @@ def shoot(page: Page, out: Path, name: str) -> None:
 
 def run(page: Page, url: str, photo_id: str, out: Path) -> None:
     page.goto(f"{url}/?image={photo_id}")
-    page.wait_for_function("document.getElementById('status').textContent.startsWith('Ready')", timeout=300_000)
-    width, height = page.evaluate("[window.segany.editor.renderer.width, window.segany.editor.renderer.height]")
+    page.wait_for_function(
+        "document.getElementById('status').textContent.startsWith('Ready')", timeout=300_000
+    )
+    width, height = page.evaluate(
+        "[window.segany.editor.renderer.width, window.segany.editor.renderer.height]"
+    )
     hover(page, 0.40 * width, 0.45 * height)
     hover(page, 0.42 * width, 0.47 * height)
     wait_count(page, "window.seganyStats.hover.length", 1, 120_000)
@@ -73,10 +77,14 @@ def main() -> None:
         shutil.copy(args.photo, gallery / args.photo.name)
         for name in ("chelsea.jpg", "astronaut.jpg"):
             shutil.copy(FIXTURES_DIR / name, gallery / name)
-        with ServeProcess(["--model", args.model], gallery, Path(tmp) / "cache", Path(tmp) / "serve.log") as server:
+        with serving(
+            ["--model", args.model], gallery, Path(tmp) / "cache", Path(tmp) / "serve.log"
+        ) as server:
             photo_id = list_images(server.url)[args.photo.name]["id"]
             with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
+                browser = playwright.chromium.launch(
+                    executable_path=shutil.which("chromium"), args=["--no-sandbox"]
+                )
                 page = browser.new_page(viewport={"width": 1400, "height": 860})
                 run(page, server.url, photo_id, args.out)
                 browser.close()

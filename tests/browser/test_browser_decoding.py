@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from playwright.sync_api import Page
+from typing import TYPE_CHECKING
 
 from tests.browser.conftest import open_editor
 from tests.browser.page_driver import (
@@ -17,6 +17,9 @@ from tests.browser.page_driver import (
     wait_count,
 )
 from tests.browser.serve_process import ServeProcess
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 PHOTO = "dog.jpg"  # 800 x 534: a resize in both directions of the upsampling
 
@@ -35,8 +38,16 @@ def test_browser_masks_match_server_masks(page: Page, server: ServeProcess) -> N
     predict_url = f"{server.url}/api/images/{image['id']}/predict"
     click(page, 310, 255)
     step = prompt(page)
-    first = post_json(predict_url, {"points": step["points"], "labels": step["labels"], "box": None,
-                                    "previous": None, "multimask": True})
+    first = post_json(
+        predict_url,
+        {
+            "points": step["points"],
+            "labels": step["labels"],
+            "box": None,
+            "previous": None,
+            "multimask": True,
+        },
+    )
     browser_best = page.evaluate("window.segany.editor.current.index")
     assert browser_best == first["best"]
     assert iou(current_mask(page), decode_rle(first["masks"][first["best"]])) >= 0.99
@@ -44,8 +55,14 @@ def test_browser_masks_match_server_masks(page: Page, server: ServeProcess) -> N
     # A negative point refined with the first prediction's logits, on both sides.
     click(page, 520, 120, negative=True)
     step = prompt(page)
-    refined = post_json(predict_url, {
-        "points": step["points"], "labels": step["labels"], "box": None,
-        "previous": {"prediction_id": first["prediction_id"], "index": first["best"]}, "multimask": False,
-    })
+    refined = post_json(
+        predict_url,
+        {
+            "points": step["points"],
+            "labels": step["labels"],
+            "box": None,
+            "previous": {"prediction_id": first["prediction_id"], "index": first["best"]},
+            "multimask": False,
+        },
+    )
     assert iou(current_mask(page), decode_rle(refined["masks"][0])) >= 0.99

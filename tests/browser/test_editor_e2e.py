@@ -7,11 +7,11 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
 from PIL import Image
-from playwright.sync_api import Page
 
 from segany import SamPredictor
 from segany.pretrained import load_pretrained
@@ -31,6 +31,9 @@ from tests.browser.page_driver import (
 )
 from tests.browser.serve_process import ServeProcess
 from tests.conftest import load_fixture_rgb
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 PHOTO = "chelsea.jpg"  # 451 x 300, a cat
 
@@ -77,8 +80,9 @@ def test_editor_flow_matches_the_predictor(page: Page, server: ServeProcess, ora
     assert step["labels"] == [1, 0]
     points = np.array(step["points"], dtype=np.float64)
     _, _, first_logits = oracle.predict(points[:1], np.array([1]), multimask_output=True)
-    expected_refined, _, _ = oracle.predict(points, np.array([1, 0]), mask_input=first_logits[1][None],
-                                            multimask_output=False)
+    expected_refined, _, _ = oracle.predict(
+        points, np.array([1, 0]), mask_input=first_logits[1][None], multimask_output=False
+    )
     assert iou(current_mask(page), expected_refined[0]) >= 0.99
 
     # Accept with a label.

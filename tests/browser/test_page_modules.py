@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from playwright.sync_api import Page
 from pycocotools import mask as mask_utils
 
 from tests.browser.serve_process import ServeProcess
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 
 def column_major_counts(mask: np.ndarray) -> list[int]:
@@ -87,8 +89,13 @@ def test_browser_mask_upsampling_matches_torch(
             const plan = up.upsamplePlan(original, inputSize, frame, lowRes);
             return rle.maskToRle(up.upsampleMask(plan, Float32Array.from(logits))).counts;
         }""",
-        {"logits": logits.flatten().tolist(), "original": list(original), "inputSize": list(input_size),
-         "frame": frame, "lowRes": low_res},
+        {
+            "logits": logits.flatten().tolist(),
+            "original": list(original),
+            "inputSize": list(input_size),
+            "frame": frame,
+            "lowRes": low_res,
+        },
     )
     ours = mask_utils.decode(mask_utils.frPyObjects({"size": list(original), "counts": counts}, *original))
     differs = ours.astype(bool) != (reference > 0)
@@ -130,8 +137,14 @@ def test_action_log_undo_redo_and_derived_state(module_page: Page) -> None:
             return out;
         }""",
     )
-    assert result["prompt"] == {"steps": 3, "points": [[10, 20], [30, 40]], "labels": [1, 0],
-                                "box": [1, 2, 50, 60], "choice": None, "objects": []}
+    assert result["prompt"] == {
+        "steps": 3,
+        "points": [[10, 20], [30, 40]],
+        "labels": [1, 0],
+        "box": [1, 2, 50, 60],
+        "choice": None,
+        "objects": [],
+    }
     assert result["accepted"]["steps"] == 0 and result["accepted"]["objects"] == [[1, "cat", False]]
     assert result["hidden"]["objects"] == [[1, "cat", True]]
     assert result["undone"] == result["prompt"]

@@ -79,8 +79,9 @@ export async function getEmbedding(id) {
   };
 }
 
-export async function getDecoderModel() {
-  const response = await raiseForStatus(await fetch('/api/decoder.onnx'));
+// An exported decoder graph (/api/decoder.onnx, or one of /api/info's decoder_files) as bytes.
+export async function getDecoderModel(url = '/api/decoder.onnx') {
+  const response = await raiseForStatus(await fetch(url));
   return {
     bytes: await response.arrayBuffer(),
     multimask: response.headers.get('X-Decoder-Multimask') !== '0',

@@ -7,8 +7,9 @@ import * as api from './api.js';
 const MAX_IMAGES = 4;
 
 export class BrowserDecoder {
-  constructor(modelInfo) {
+  constructor(modelInfo, decoderFiles) {
     this.modelInfo = modelInfo; // /api/info's "model": image_size (S), low_res_size (L)
+    this.decoderFiles = decoderFiles; // /api/info's "decoder_files" (role -> URL) or undefined
     this.worker = new Worker(new URL('./decoder_worker.js', import.meta.url), { type: 'module' });
     this.worker.onmessage = (event) => this.onReply(event.data);
     this.worker.onerror = (event) => this.failAll(new Error(`decoder worker: ${event.message}`));
@@ -40,16 +41,24 @@ export class BrowserDecoder {
     this.pending.clear();
   }
 
+  // The decoder model(s), once: decoder_lowres.onnx (or decoder.onnx) for prompts with previous logits,
+  // plus the cached pair when the server lists it in /api/info "decoder_files".
   ensureModel() {
     if (!this.modelReady) {
       this.modelReady = (async () => {
-        const { bytes, multimask } = await api.getDecoderModel();
+        const files = this.decoderFiles ?? {};
+        const { bytes, multimask } = await api.getDecoderModel(files.decoder_lowres ?? '/api/decoder.onnx');
+        const models = { decoder: bytes };
+        if (files.decoder_prep && files.decoder_cached) {
+          [models.prep, models.cached] = await Promise.all(
+            [files.decoder_prep, files.decoder_cached].map(async (url) => (await api.getDecoderModel(url)).bytes));
+        }
         this.loadInfo = await this.call('load', {
-          bytes,
+          models,
           multimask,
           frame: this.modelInfo.image_size,
           lowRes: this.modelInfo.low_res_size,
-        }, [bytes]);
+        }, Object.values(models));
         return this.loadInfo;
       })();
       this.modelReady.catch(() => { this.modelReady = null; });

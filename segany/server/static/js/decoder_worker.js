@@ -1,7 +1,12 @@
-// Browser decoding (a module Web Worker): SAM's prompt decoder exported to ONNX (the official contract, served
-// at /api/decoder.onnx), run by onnxruntime-web's WebAssembly back end on the embedding the server computed.
+// Browser decoding (a module Web Worker): SAM's prompt decoder exported to ONNX, run by onnxruntime-web's
+// WebAssembly back end on the embedding the server computed.
 //
-// Messages in:  {id, op: 'load', bytes, multimask, frame, lowRes}        the decoder model (once)
+// Models (bytes from the server): `decoder` (the official contract, /api/decoder.onnx, or the same graph
+// without the upscaling, decoder_lowres.onnx) and optionally the cached pair: `prep` (once per image:
+// embedding -> image terms) and `cached` (per prompt: points + image terms -> low-res masks, no mask input),
+// ~2x cheaper per prompt; it serves every prompt without previous logits (all hovers, first clicks).
+//
+// Messages in:  {id, op: 'load', models: {decoder, prep?, cached?}, multimask, frame, lowRes}
 //               {id, op: 'image', imageId, embedding, shape, inputSize, originalSize}   one image's embedding
 //               {id, op: 'decode', imageId, points, labels, box, previous, multimask, want}
 // Messages out: {id, ok: true, result} or {id, ok: false, error}
@@ -14,9 +19,9 @@ import { upsampleMask, upsamplePlan } from './mask_upsample.js';
 const MAX_IMAGES = 4;
 const MAX_LOGITS = 32;
 
-let session = null;
+const sessions = {}; // role -> ort.InferenceSession: decoder, and prep + cached when given
 let model = null; // {multimask, frame (S), lowRes (L)}
-const images = new Map(); // imageId -> {tensor, inputSize, originalSize, plan}
+const images = new Map(); // imageId -> {tensor, terms, inputSize, originalSize, plan}
 const logits = new Map(); // ref -> {imageId, lowRes: [Float32Array L*L per candidate]}
 let nextRef = 1;
 let scratch = null;
@@ -27,27 +32,40 @@ function remember(map, key, value, limit) {
   while (map.size > limit) map.delete(map.keys().next().value);
 }
 
-async function load({ bytes, multimask, frame, lowRes }) {
+async function load({ models, multimask, frame, lowRes }) {
   ort.env.wasm.wasmPaths = new URL('../vendor/onnxruntime-web/', import.meta.url).href;
   // Threads need SharedArrayBuffer, which needs the page to be cross-origin isolated (COOP/COEP headers).
   ort.env.wasm.numThreads = self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
-  session = await ort.InferenceSession.create(new Uint8Array(bytes), {
-    executionProviders: ['wasm'],
-    graphOptimizationLevel: 'all',
-  });
+  for (const [role, bytes] of Object.entries(models)) {
+    sessions[role] = await ort.InferenceSession.create(new Uint8Array(bytes), {
+      executionProviders: ['wasm'],
+      graphOptimizationLevel: 'all',
+    });
+  }
   model = { multimask, frame, lowRes };
-  return { threads: ort.env.wasm.numThreads, inputs: session.inputNames, outputs: session.outputNames };
+  return { threads: ort.env.wasm.numThreads, roles: Object.keys(sessions) };
 }
 
-function setImage({ imageId, embedding, shape, inputSize, originalSize }) {
-  images.delete(imageId);
+async function setImage({ imageId, embedding, shape, inputSize, originalSize }) {
+  const tensor = new ort.Tensor('float32', embedding, shape);
+  // The cached pair's image terms: computed once here, fed by name to every cached-graph prompt.
+  const terms = sessions.prep && sessions.cached ? await sessions.prep.run({ image_embeddings: tensor }) : null;
   remember(images, imageId, {
-    tensor: new ort.Tensor('float32', embedding, shape),
+    tensor,
+    terms,
     inputSize,
     originalSize,
     plan: upsamplePlan(originalSize, inputSize, model.frame, model.lowRes),
   }, MAX_IMAGES);
-  return { imageId };
+  return { imageId, cached: terms !== null };
+}
+
+// Feeds `session` the entries of `available` it declares as inputs (the graphs take different subsets).
+function feedsFor(session, available) {
+  return Object.fromEntries(session.inputNames.map((name) => {
+    if (!(name in available)) throw new Error(`decoder input ${name} is not provided by the page`);
+    return [name, available[name]];
+  }));
 }
 
 // Points (and box corners) from original pixels to the model's input frame, SAM's sparse prompt layout:
@@ -90,17 +108,20 @@ async function decode({ imageId, points, labels, box, previous, multimask, want 
       hasMask = 1;
     }
   }
-  const feeds = {
+  const prompt = promptTensors(image, points, labels, box);
+  const useCached = hasMask === 0 && image.terms !== null;
+  const session = useCached ? sessions.cached : sessions.decoder;
+  const available = useCached ? { ...prompt, ...image.terms } : {
     image_embeddings: image.tensor,
-    ...promptTensors(image, points, labels, box),
+    ...prompt,
     mask_input: new ort.Tensor('float32', maskInput, [1, 1, model.lowRes, model.lowRes]),
     has_mask_input: new ort.Tensor('float32', Float32Array.of(hasMask), [1]),
-    // The graph's own upscaling is not used (the chosen mask is upsampled below): a 1 x 1 target keeps it
-    // cheap.
+    // decoder.onnx's own upscaling is not used (the chosen mask is upsampled below): a 1 x 1 target keeps
+    // its last resize cheap (decoder_lowres.onnx has no such input).
     orig_im_size: new ort.Tensor('float32', Float32Array.of(1, 1), [2]),
   };
   const started = performance.now();
-  const out = await session.run(feeds);
+  const out = await session.run(feedsFor(session, available));
   const decodeMs = performance.now() - started;
   const iou = out.iou_predictions.data;
   const low = out.low_res_masks.data;
@@ -123,7 +144,7 @@ async function decode({ imageId, points, labels, box, previous, multimask, want 
     transfer.push(mask.data.buffer);
   }
   for (const tensor of Object.values(out)) tensor.dispose?.();
-  return { result: { ref, scores, best, masks, decodeMs }, transfer };
+  return { result: { ref, scores, best, masks, decodeMs, graph: useCached ? 'cached' : 'decoder' }, transfer };
 }
 
 self.onmessage = async (event) => {
@@ -131,7 +152,7 @@ self.onmessage = async (event) => {
   try {
     let reply;
     if (op === 'load') reply = { result: await load(event.data), transfer: [] };
-    else if (op === 'image') reply = { result: setImage(event.data), transfer: [] };
+    else if (op === 'image') reply = { result: await setImage(event.data), transfer: [] };
     else if (op === 'decode') reply = await decode(event.data);
     else throw new Error(`unknown operation ${JSON.stringify(op)}`);
     self.postMessage({ id, ok: true, result: reply.result }, reply.transfer);

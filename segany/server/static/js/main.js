@@ -29,7 +29,7 @@ async function main() {
     return;
   }
   const canBrowse = info.decoders.includes('browser');
-  const segmenter = new Segmenter(canBrowse ? new BrowserDecoder(info.model) : null);
+  const segmenter = new Segmenter(canBrowse ? new BrowserDecoder(info.model, info.decoder_files) : null);
   const params = new URLSearchParams(window.location.search);
   const decoderSelect = $('decoder');
   decoderSelect.querySelector('option[value="browser"]').disabled = !canBrowse;
