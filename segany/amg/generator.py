@@ -212,14 +212,14 @@ class SamAutomaticMaskGenerator:
     ) -> MaskData:
         image_size = (int(image.shape[0]), int(image.shape[1]))
         crop_boxes, layer_idxs = generate_crop_boxes(image_size, self.crop_n_layers, self.crop_overlap_ratio)
-        crops = [
+        work = [
             ((x0, y0, x1, y1), layer)
             for (x0, y0, x1, y1), layer in zip(crop_boxes, layer_idxs)
             if x1 > x0 and y1 > y0  # empty / inverted crops of tiny images (see generate_crop_boxes)
         ]
-        counter.total = sum(-(-len(self.point_grids[layer]) // self.points_per_batch) for _, layer in crops)
+        counter.total = sum(-(-len(self.point_grids[layer]) // self.points_per_batch) for _, layer in work)
         parts = []
-        for crop_box, layer in crops:
+        for crop_box, layer in work:
             whole = crop_box == (0, 0, image_size[1], image_size[0])
             parts.append(self._process_crop(image, crop_box, layer, counter, embedding if whole else None))
         data = MaskData.concat(parts, image_size)

@@ -80,13 +80,13 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
-        first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+        first: dict[str, Any] = dict(errors[0]) if errors else {"loc": (), "msg": "invalid request"}
+        field: str | None
         if first.get("type") == "json_invalid":
-            reason = (first.get("ctx") or {}).get("error", "")
-            field, detail = (
-                "body",
-                f"body is not valid JSON ({reason})" if reason else "body is not valid JSON",
-            )
+            context = first.get("ctx")
+            reason = context.get("error", "") if isinstance(context, dict) else ""
+            field = "body"
+            detail = f"body is not valid JSON ({reason})" if reason else "body is not valid JSON"
         else:
             field = field_from_location(first.get("loc", ()))
             detail = f"{field}: {first.get('msg', 'invalid value')}" if field else str(first.get("msg"))

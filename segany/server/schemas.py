@@ -36,12 +36,19 @@ class LimitsOut(BaseModel):
     max_pixels: int
 
 
+class CacheOut(BaseModel):
+    memory_bytes_held: int  # embeddings plus their decoder caches now in memory
+    memory_bytes_limit: int
+    images_ready: int
+
+
 class InfoOut(BaseModel):
     version: str
     model: ModelOut
     decoders: list[str]
     presets: list[str]
     limits: LimitsOut
+    cache: CacheOut
 
 
 # ---------------------------------------------------------------------------------------------- images
@@ -76,11 +83,19 @@ class PredictIn(Strict):
     previous: Previous | None = None
     multimask: bool = True
 
-    @field_validator("points", "box")
+    @field_validator("points")
     @classmethod
-    def _finite(cls, value: object) -> object:
-        flat = [v for item in value for v in item] if isinstance(value, list) else value or ()
-        if any(not math.isfinite(v) for v in flat):  # type: ignore[union-attr]
+    def _finite_points(cls, value: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        if not all(math.isfinite(v) for point in value for v in point):
+            raise ValueError("coordinates must be finite numbers")
+        return value
+
+    @field_validator("box")
+    @classmethod
+    def _finite_box(
+        cls, value: tuple[float, float, float, float] | None
+    ) -> tuple[float, float, float, float] | None:
+        if value is not None and not all(math.isfinite(v) for v in value):
             raise ValueError("coordinates must be finite numbers")
         return value
 

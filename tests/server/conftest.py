@@ -14,10 +14,10 @@ import pytest
 pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
 
-from fastapi.testclient import TestClient  # noqa: E402
-from server_testing import FIXTURES_DIR, GALLERY, make_client  # noqa: E402
+from fastapi.testclient import TestClient
+from server_testing import FIXTURES_DIR, GALLERY, make_client
 
-from segany.modeling.sam import Sam  # noqa: E402
+from segany.modeling.sam import Sam
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +37,9 @@ def gallery_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def client(small_sam: Sam, gallery_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+def client(
+    small_sam: Sam, gallery_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TestClient]:
     with make_client(small_sam, tmp_path_factory.mktemp("cache"), images_dir=gallery_dir) as test_client:
         yield test_client
 

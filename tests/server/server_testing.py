@@ -21,15 +21,21 @@ def make_client(sam: Sam, cache_dir: Path, **settings: Any) -> TestClient:
     """A TestClient (use it as a context manager) on a fresh app around `sam`."""
     from segany.server import ServerSettings, create_app
 
-    app = create_app(ServerSettings(cache_dir=cache_dir, **settings), sam=sam, model_name="segany_small",
-                     model_source="bundled")
+    app = create_app(
+        ServerSettings(cache_dir=cache_dir, **settings),
+        sam=sam,
+        model_name="segany_small",
+        model_source="bundled",
+    )
     return TestClient(app, base_url=BASE_URL)
 
 
 def decode_rle(rle: dict[str, Any]) -> np.ndarray:
     """Uncompressed column-major RLE -> H x W bool, decoded by pycocotools (not by segany)."""
     height, width = rle["size"]
-    compressed = coco_mask.frPyObjects({"size": [height, width], "counts": list(rle["counts"])}, height, width)
+    compressed = coco_mask.frPyObjects(
+        {"size": [height, width], "counts": list(rle["counts"])}, height, width
+    )
     return coco_mask.decode(compressed).astype(bool)
 
 

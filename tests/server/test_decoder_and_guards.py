@@ -12,7 +12,9 @@ from server_testing import CSRF, decode_rle, post_json
 from segany.server.settings import ServerSettings, is_loopback
 
 
-def test_decoder_onnx_with_the_embedding_gives_the_server_masks(client: TestClient, image_ids: dict[str, str]) -> None:
+def test_decoder_onnx_with_the_embedding_gives_the_server_masks(
+    client: TestClient, image_ids: dict[str, str]
+) -> None:
     """What the page does in the browser, done with onnxruntime: masks within IoU 0.99 of /predict."""
     ort = pytest.importorskip("onnxruntime")
     response = client.get("/api/decoder.onnx")
@@ -39,7 +41,9 @@ def test_decoder_onnx_with_the_embedding_gives_the_server_masks(client: TestClie
                 "orig_im_size": np.array([height, width], dtype=np.float32),
             },
         )
-        served = post_json(client, f"/api/images/{image_id}/predict", {"points": [point], "labels": [1]}).json()
+        served = post_json(
+            client, f"/api/images/{image_id}/predict", {"points": [point], "labels": [1]}
+        ).json()
         np.testing.assert_allclose(scores[0, 1:], served["scores"], atol=1e-4)
         for candidate in range(3):
             browser = masks[0, candidate + 1] > 0

@@ -92,7 +92,9 @@ def test_yolo_zip_has_classes_and_polygons(client: TestClient, image_ids: dict[s
 
 
 @pytest.mark.parametrize("index", [1, None])
-def test_cutout_is_rgba_with_the_mask_as_alpha(client: TestClient, image_ids: dict[str, str], index: int | None) -> None:
+def test_cutout_is_rgba_with_the_mask_as_alpha(
+    client: TestClient, image_ids: dict[str, str], index: int | None
+) -> None:
     response = export(client, image_ids["chelsea.jpg"], "cutout", index)
     assert response.headers["content-type"] == "image/png"
     cut = np.asarray(Image.open(io.BytesIO(response.content)))
@@ -115,7 +117,9 @@ def test_cutout_is_rgba_with_the_mask_as_alpha(client: TestClient, image_ids: di
         (lambda body: body["objects"][0].pop("counts"), "objects.0.counts"),
     ],
 )
-def test_bad_export_requests_are_422(client: TestClient, image_ids: dict[str, str], change: Any, field: str) -> None:
+def test_bad_export_requests_are_422(
+    client: TestClient, image_ids: dict[str, str], change: Any, field: str
+) -> None:
     body = {"format": "coco", "objects": objects(), "index": None}
     change(body)
     response = export(client, image_ids["chelsea.jpg"], "coco", body=body)

@@ -89,8 +89,20 @@ def test_rotated_jpeg_is_served_upright(client: TestClient) -> None:
 
 @pytest.mark.parametrize(
     ("mode", "fmt"),
-    [("L", "PNG"), ("RGBA", "PNG"), ("P", "PNG"), ("I;16", "PNG"), ("1", "PNG"), ("CMYK", "JPEG"),
-     ("RGB", "TIFF"), ("RGB", "WEBP"), ("RGB", "BMP"), ("P", "GIF"), ("LA", "PNG"), ("F", "TIFF")],
+    [
+        ("L", "PNG"),
+        ("RGBA", "PNG"),
+        ("P", "PNG"),
+        ("I;16", "PNG"),
+        ("1", "PNG"),
+        ("CMYK", "JPEG"),
+        ("RGB", "TIFF"),
+        ("RGB", "WEBP"),
+        ("RGB", "BMP"),
+        ("P", "GIF"),
+        ("LA", "PNG"),
+        ("F", "TIFF"),
+    ],
 )
 def test_every_image_mode_is_accepted(client: TestClient, tmp_path: Path, mode: str, fmt: str) -> None:
     rgb = Image.open(FIXTURES_DIR / "chelsea.jpg").convert("RGB").resize((64, 48))
@@ -102,7 +114,9 @@ def test_every_image_mode_is_accepted(client: TestClient, tmp_path: Path, mode: 
     assert (item["width"], item["height"]) == (64, 48)
     (tmp_path / f"x.{fmt.lower()}").write_bytes(data)
     expected = load_image(tmp_path / f"x.{fmt.lower()}")
-    served = np.asarray(Image.open(io.BytesIO(client.get(f"/api/images/{item['id']}/file").content)).convert("RGB"))
+    served = np.asarray(
+        Image.open(io.BytesIO(client.get(f"/api/images/{item['id']}/file").content)).convert("RGB")
+    )
     if fmt not in ("JPEG",):  # a browser decodes CMYK JPEG its own way; the others must match exactly
         np.testing.assert_array_equal(served, expected)
 
@@ -123,6 +137,13 @@ def test_bad_files_are_4xx_with_one_line(client: TestClient, data: bytes, status
     assert client.get("/api/info").status_code == 200  # still up
 
 
+def test_upload_needs_a_multipart_file_field(client: TestClient) -> None:
+    raw = client.post("/api/images", content=b"\xff\xd8", headers={**CSRF, "Content-Type": "image/jpeg"})
+    assert raw.status_code == 415 and raw.json()["field"] == "file"
+    other_field = client.post("/api/images", files={"photo": ("a.jpg", b"x")}, headers=CSRF)
+    assert other_field.status_code == 422 and other_field.json()["field"] == "file"
+
+
 def test_pixel_bomb_is_413_before_decoding(small_sam: Sam, tmp_path: Path) -> None:
     bomb = png_bytes(Image.new("1", (3000, 3000)))  # 9 MP in a few kilobytes
     assert len(bomb) < 10_000
@@ -140,9 +161,13 @@ def test_upload_byte_limit_is_413(small_sam: Sam, tmp_path: Path) -> None:
 
         boundary = "segany-test-boundary"
         body = (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="dog.jpg"\r\n'
-            "Content-Type: image/jpeg\r\n\r\n"
-        ).encode() + data * 2 + f"\r\n--{boundary}--\r\n".encode()  # past the limit plus framing allowance
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="dog.jpg"\r\n'
+                "Content-Type: image/jpeg\r\n\r\n"
+            ).encode()
+            + data * 2
+            + f"\r\n--{boundary}--\r\n".encode()
+        )  # past the limit plus framing allowance
 
         def chunks() -> Iterator[bytes]:  # no Content-Length: the body is counted as it streams in
             for start in range(0, len(body), 4096):
@@ -167,7 +192,9 @@ def test_unknown_image_is_404(client: TestClient) -> None:
         assert response.json() == {"detail": "unknown image '0123456789abcdef'", "field": None}
 
 
-def test_embedding_matches_the_predictor(client: TestClient, image_ids: dict[str, str], small_sam: Sam) -> None:
+def test_embedding_matches_the_predictor(
+    client: TestClient, image_ids: dict[str, str], small_sam: Sam
+) -> None:
     image_id = image_ids["chelsea.jpg"]
     started = client.post(f"/api/images/{image_id}/encode", headers=CSRF).json()
     assert started["id"] == image_id and started["state"] in ("pending", "ready")
@@ -179,7 +206,9 @@ def test_embedding_matches_the_predictor(client: TestClient, image_ids: dict[str
     served = np.frombuffer(response.content, dtype="<f4").reshape(1, 128, 32, 32)
     predictor = SamPredictor(small_sam)
     predictor.set_image(load_image(FIXTURES_DIR / "chelsea.jpg"))
-    torch.testing.assert_close(torch.from_numpy(served.copy()), predictor.get_image_embedding(), rtol=0, atol=1e-5)
+    torch.testing.assert_close(
+        torch.from_numpy(served.copy()), predictor.get_image_embedding(), rtol=0, atol=1e-5
+    )
     assert client.get(f"/api/images/{image_id}/encode").json()["state"] == "ready"
 
 
@@ -193,7 +222,9 @@ def test_embeddings_are_read_back_from_disk(small_sam: Sam, gallery_dir: Path, t
     stored = tmp_path / "embeddings" / fingerprint / f"{sha}.npz"
     record = ImageEmbedding.load(stored)
     marked = np.full_like(record.embedding, 0.25)  # a value the encoder never gives everywhere
-    ImageEmbedding(marked, record.original_size, record.input_size, record.image_size, record.model).save(stored)
+    ImageEmbedding(marked, record.original_size, record.input_size, record.image_size, record.model).save(
+        stored
+    )
     with make_client(small_sam, tmp_path, images_dir=gallery_dir) as client:
         served = np.frombuffer(client.get(f"/api/images/{item['id']}/embedding").content, dtype="<f4")
     assert np.all(served == 0.25)

@@ -18,7 +18,9 @@ from segany.modeling.sam import Sam
 LOOSE = {"preset": "fast", "points_per_side": 6, "pred_iou_thresh": 0.1, "stability_score_thresh": 0.5}
 
 
-def wait_for(client: TestClient, job_id: str, states: tuple[str, ...], timeout: float = 600.0) -> dict[str, Any]:
+def wait_for(
+    client: TestClient, job_id: str, states: tuple[str, ...], timeout: float = 600.0
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     seen = []
     while time.monotonic() < deadline:
@@ -56,9 +58,9 @@ def test_hover_is_served_while_a_long_job_runs_and_cancel_stops_it(
     client: TestClient, image_ids: dict[str, str]
 ) -> None:
     """An everything run (sa1b: 32 x 32 points plus two crop layers) must not block hovering."""
-    job_id = post_json(client, f"/api/images/{image_ids['astronaut.jpg']}/everything", {"preset": "sa1b"}).json()[
-        "job_id"
-    ]
+    job_id = post_json(
+        client, f"/api/images/{image_ids['astronaut.jpg']}/everything", {"preset": "sa1b"}
+    ).json()["job_id"]
     wait_for(client, job_id, ("running",))
     hover_url = f"/api/images/{image_ids['chelsea.jpg']}/predict"
     served = 0

@@ -63,12 +63,17 @@ def test_previous_logits_refine_as_mask_input(
     url = f"/api/images/{image_ids['chelsea.jpg']}/predict"
     first = post_json(client, url, {"points": [[220, 140]], "labels": [1]}).json()
     prompt = {"points": [[220, 140], [400, 60]], "labels": [1, 0], "multimask": False}
-    second = post_json(client, url, {**prompt, "previous": {"prediction_id": first["prediction_id"], "index": 2}})
+    second = post_json(
+        client, url, {**prompt, "previous": {"prediction_id": first["prediction_id"], "index": 2}}
+    )
     assert second.status_code == 200, second.json()
     predictor = reference["chelsea.jpg"]
     _, _, logits = predictor.predict(np.array([[220, 140]]), np.array([1]), multimask_output=True)
     masks, scores, _ = predictor.predict(
-        np.array(prompt["points"]), np.array(prompt["labels"]), mask_input=logits[2][None], multimask_output=False
+        np.array(prompt["points"]),
+        np.array(prompt["labels"]),
+        mask_input=logits[2][None],
+        multimask_output=False,
     )
     np.testing.assert_array_equal(decode_rle(second.json()["masks"][0]), masks[0])
     np.testing.assert_allclose(second.json()["scores"], scores, atol=1e-5)
@@ -88,11 +93,15 @@ def test_previous_unknown_expired_or_of_another_image_is_409(
     from server_testing import make_client
 
     # One prediction's logits (3 x 128 x 128 float32) fill the bound: the previous one expires.
-    with make_client(small_sam, tmp_path, images_dir=gallery_dir, prediction_cache_bytes=3 * 128 * 128 * 4) as c:
+    with make_client(
+        small_sam, tmp_path, images_dir=gallery_dir, prediction_cache_bytes=3 * 128 * 128 * 4
+    ) as c:
         url = chelsea
         old = post_json(c, url, hover).json()["prediction_id"]
         newer = post_json(c, url, hover).json()["prediction_id"]
-        assert post_json(c, url, {**hover, "previous": {"prediction_id": newer, "index": 1}}).status_code == 200
+        assert (
+            post_json(c, url, {**hover, "previous": {"prediction_id": newer, "index": 1}}).status_code == 200
+        )
         expired = post_json(c, url, {**hover, "previous": {"prediction_id": old, "index": 0}})
         assert expired.status_code == 409 and "expired" in expired.json()["detail"]
 
@@ -146,9 +155,7 @@ def test_unknown_image_is_404_and_missing_csrf_is_403(client: TestClient, image_
     assert refused.status_code == 403 and "X-Segany-Client" in refused.json()["detail"]
 
 
-def test_image_broken_after_listing_is_400_and_server_stays_up(
-    small_sam: Sam, tmp_path: Any
-) -> None:
+def test_image_broken_after_listing_is_400_and_server_stays_up(small_sam: Sam, tmp_path: Any) -> None:
     from server_testing import make_client
 
     folder = tmp_path / "photos"
