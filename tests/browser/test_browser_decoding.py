@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tests.browser.conftest import open_editor
 from tests.browser.page_driver import (
@@ -35,34 +35,19 @@ def test_browser_masks_match_server_masks(page: Page, server: ServeProcess) -> N
     assert page.evaluate("window.seganyStats.hover.every((h) => h.decoder === 'browser')")
     assert page.evaluate("self.crossOriginIsolated"), "COOP/COEP headers missing: wasm threads unavailable"
 
+    def server_prediction(previous: dict[str, object] | None, multimask: bool) -> dict[str, Any]:
+        """The server's answer to the page's current prompt (server-side decoding, for comparison)."""
+        step = prompt(page)
+        body = {"points": step["points"], "labels": step["labels"], "box": None}
+        return post_json(predict_url, {**body, "previous": previous, "multimask": multimask})
+
     predict_url = f"{server.url}/api/images/{image['id']}/predict"
     click(page, 310, 255)
-    step = prompt(page)
-    first = post_json(
-        predict_url,
-        {
-            "points": step["points"],
-            "labels": step["labels"],
-            "box": None,
-            "previous": None,
-            "multimask": True,
-        },
-    )
-    browser_best = page.evaluate("window.segany.editor.current.index")
-    assert browser_best == first["best"]
+    first = server_prediction(None, multimask=True)
+    assert page.evaluate("window.segany.editor.current.index") == first["best"]
     assert iou(current_mask(page), decode_rle(first["masks"][first["best"]])) >= 0.99
 
     # A negative point refined with the first prediction's logits, on both sides.
     click(page, 520, 120, negative=True)
-    step = prompt(page)
-    refined = post_json(
-        predict_url,
-        {
-            "points": step["points"],
-            "labels": step["labels"],
-            "box": None,
-            "previous": {"prediction_id": first["prediction_id"], "index": first["best"]},
-            "multimask": False,
-        },
-    )
+    refined = server_prediction({"prediction_id": first["prediction_id"], "index": first["best"]}, False)
     assert iou(current_mask(page), decode_rle(refined["masks"][0])) >= 0.99

@@ -1,8 +1,8 @@
 // The "everything" result as one coloured layer plus a label map for clicks: 100+ masks are painted into one
 // RGBA buffer (largest first, so small parts stay visible on top of the wholes that contain them).
 
-import { paintRle, paletteColour } from './mask_paint.js';
-import { rleArea } from './rle.js';
+import { paletteColour } from './mask_paint.js';
+import { fillRle, rleArea } from './rle.js';
 
 export class EverythingLayer {
   // masks: the job result's [{size, counts, bbox, area, predicted_iou, stability_score}]
@@ -15,7 +15,7 @@ export class EverythingLayer {
     const pixels = new Uint32Array(this.image.data.buffer);
     const order = masks.map((m, i) => [m.area ?? rleArea(m), i]).sort((a, b) => b[0] - a[0]);
     for (const [, i] of order) {
-      paintRle(pixels, width, masks[i], paletteColour(i, 130), this.hits, i);
+      fillRle(pixels, width, masks[i], paletteColour(i, 130), this.hits, i);
     }
   }
 

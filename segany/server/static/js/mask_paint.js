@@ -50,26 +50,3 @@ export function paintMask(pixels, mask, fill, edge) {
   }
   return area;
 }
-
-// Paints the foreground runs of a COCO uncompressed RLE (column-major) straight into `pixels` and, when
-// given, writes `value` into `hits` (an Int32Array label map) at the same pixels.
-export function paintRle(pixels, width, rle, colour, hits = null, value = 0) {
-  const height = rle.size[0];
-  let position = 0;
-  let foreground = false;
-  for (const run of rle.counts) {
-    if (foreground) {
-      let x = Math.floor(position / height);
-      let y = position - x * height;
-      for (let k = 0; k < run; k++) {
-        const i = y * width + x;
-        pixels[i] = colour;
-        if (hits) hits[i] = value;
-        y += 1;
-        if (y === height) { y = 0; x += 1; }
-      }
-    }
-    position += run;
-    foreground = !foreground;
-  }
-}

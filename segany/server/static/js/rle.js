@@ -4,9 +4,10 @@
 // RLE is {size: [H, W], counts: [...]}: column-major (Fortran) order, runs alternate starting with a background
 // run (which may be 0 long), as pycocotools' uncompressed RLE.
 
-export function rleToMask(rle) {
-  const [height, width] = rle.size;
-  const data = new Uint8Array(width * height);
+// Writes `value` into `target` (a typed array of width*height, row-major) at the RLE's foreground pixels, and
+// `hitValue` into `hits` (an optional second array, e.g. a label map) at the same pixels.
+export function fillRle(target, width, rle, value, hits = null, hitValue = 0) {
+  const height = rle.size[0];
   let position = 0; // index in column-major order: x * height + y
   let foreground = false;
   for (const run of rle.counts) {
@@ -14,7 +15,9 @@ export function rleToMask(rle) {
       let x = Math.floor(position / height);
       let y = position - x * height;
       for (let k = 0; k < run; k++) {
-        data[y * width + x] = 1;
+        const i = y * width + x;
+        target[i] = value;
+        if (hits) hits[i] = hitValue;
         y += 1;
         if (y === height) { y = 0; x += 1; }
       }
@@ -22,8 +25,15 @@ export function rleToMask(rle) {
     position += run;
     foreground = !foreground;
   }
-  if (position !== width * height) {
-    throw new Error(`RLE covers ${position} pixels, expected ${height} x ${width} = ${width * height}`);
+  return position;
+}
+
+export function rleToMask(rle) {
+  const [height, width] = rle.size;
+  const data = new Uint8Array(width * height);
+  const covered = fillRle(data, width, rle, 1);
+  if (covered !== width * height) {
+    throw new Error(`RLE covers ${covered} pixels, expected ${height} x ${width} = ${width * height}`);
   }
   return { width, height, data };
 }
