@@ -48,8 +48,8 @@ def stage_point(page: Any, fx: float, fy: float) -> tuple[float, float]:
     return box["x"] + fx * box["width"], box["y"] + fy * box["height"]
 
 
-def open_photo(page: Any, url: str, image_id: str, decoder: str) -> None:
-    page.goto(f"{url}/?image={image_id}&decoder={decoder}")
+def open_photo(page: Any, url: str, image_id: str, decoder: str, threads: int) -> None:
+    page.goto(f"{url}/?image={image_id}&decoder={decoder}&threads={threads}")
     page.wait_for_selector("body[data-ready='1']", timeout=600_000)
 
 
@@ -77,7 +77,9 @@ def hover_latencies(page: Any, moves: int, warmup: int = 5) -> list[float]:
     return latencies
 
 
-def bench_model(browser: Any, model: str, moves: int, decoders: list[str], work: Path) -> dict[str, Any]:
+def bench_model(
+    browser: Any, model: str, moves: int, decoders: list[str], threads: int, work: Path, cache: Path | None
+) -> dict[str, Any]:
     gallery = work / f"photos_{model}"
     gallery.mkdir()
     for name in PHOTOS:  # each photo and its mirror image: 8 distinct contents, so 4 stay cold per decoder
@@ -85,7 +87,8 @@ def bench_model(browser: Any, model: str, moves: int, decoders: list[str], work:
         photo.save(gallery / f"a_{name}", quality=95)
         photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(gallery / f"b_{name}", quality=95)
     result: dict[str, Any] = {"model": model, "decoders": {}}
-    with serving(MODELS[model], gallery, work / f"cache_{model}", work / f"serve_{model}.log") as server:
+    cache_dir = (cache or work) / f"cache_{model}"
+    with serving(MODELS[model], gallery, cache_dir, work / f"serve_{model}.log") as server:
         images = json.loads(_get(f"{server.url}/api/images"))
         order = [image["id"] for image in images]
         for n, decoder in enumerate(decoders):
@@ -95,7 +98,7 @@ def bench_model(browser: Any, model: str, moves: int, decoders: list[str], work:
             # starts encoding in the background as soon as the first opens (it encodes 2 ahead).
             cold_id = order[4 * n % len(order)]
             ahead_id = order[(4 * n + 1) % len(order)]
-            open_photo(page, server.url, cold_id, decoder)
+            open_photo(page, server.url, cold_id, decoder, threads)
             cold = first_hover_ms(page, 600_000)
             time.sleep(1.0)  # the page's encode-ahead of the next photo has had a moment
             _wait_encoded(server.url, ahead_id)
@@ -146,6 +149,13 @@ def main() -> None:
     parser.add_argument("--decoders", nargs="+", default=["server", "browser"], choices=["server", "browser"])
     parser.add_argument("--moves", type=int, default=200, help="hover events measured per model and decoder")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument("--threads", type=int, default=0, help="browser decoding's wasm threads (0: auto)")
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help="keep the servers' embedding caches here across runs (then 'cold' opens are not cold)",
+    )
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -160,10 +170,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         for model in args.models:
-            results.append(bench_model(browser, model, args.moves, args.decoders, Path(tmp)))
+            results.append(
+                bench_model(
+                    browser, model, args.moves, args.decoders, args.threads, Path(tmp), args.cache_dir
+                )
+            )
         browser.close()
     report: dict[str, Any] = {
         "cpus": os.cpu_count(),
+        "browser_threads": args.threads or "auto",
         "load_average_before": load_before,
         "load_average_after": os.getloadavg(),
         "paper_ms": PAPER_MS,

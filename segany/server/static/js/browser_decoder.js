@@ -7,7 +7,9 @@ import * as api from './api.js';
 const MAX_IMAGES = 4;
 
 export class BrowserDecoder {
-  constructor(modelInfo, decoderFiles) {
+  // threads: onnxruntime-web wasm threads (0: as many as cores, up to 4)
+  constructor(modelInfo, decoderFiles, threads = 0) {
+    this.threads = threads;
     this.modelInfo = modelInfo; // /api/info's "model": image_size (S), low_res_size (L)
     this.decoderFiles = decoderFiles; // /api/info's "decoder_files" (role -> URL) or undefined
     this.worker = new Worker(new URL('./decoder_worker.js', import.meta.url), { type: 'module' });
@@ -58,6 +60,7 @@ export class BrowserDecoder {
           multimask,
           frame: this.modelInfo.image_size,
           lowRes: this.modelInfo.low_res_size,
+          threads: this.threads,
         }, Object.values(models));
         return this.loadInfo;
       })();

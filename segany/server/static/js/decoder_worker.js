@@ -6,7 +6,7 @@
 // embedding -> image terms) and `cached` (per prompt: points + image terms -> low-res masks, no mask input),
 // ~2x cheaper per prompt; it serves every prompt without previous logits (all hovers, first clicks).
 //
-// Messages in:  {id, op: 'load', models: {decoder, prep?, cached?}, multimask, frame, lowRes}
+// Messages in:  {id, op: 'load', models: {decoder, prep?, cached?}, multimask, frame, lowRes, threads}
 //               {id, op: 'image', imageId, embedding, shape, inputSize, originalSize}   one image's embedding
 //               {id, op: 'decode', imageId, points, labels, box, previous, multimask, want}
 // Messages out: {id, ok: true, result} or {id, ok: false, error}
@@ -32,10 +32,12 @@ function remember(map, key, value, limit) {
   while (map.size > limit) map.delete(map.keys().next().value);
 }
 
-async function load({ models, multimask, frame, lowRes }) {
+// threads: wasm threads asked for (0 = as many as cores, up to 4).
+async function load({ models, multimask, frame, lowRes, threads }) {
   ort.env.wasm.wasmPaths = new URL('../vendor/onnxruntime-web/', import.meta.url).href;
   // Threads need SharedArrayBuffer, which needs the page to be cross-origin isolated (COOP/COEP headers).
-  ort.env.wasm.numThreads = self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
+  const wanted = threads > 0 ? threads : Math.min(4, navigator.hardwareConcurrency || 1);
+  ort.env.wasm.numThreads = self.crossOriginIsolated ? wanted : 1;
   for (const [role, bytes] of Object.entries(models)) {
     sessions[role] = await ort.InferenceSession.create(new Uint8Array(bytes), {
       executionProviders: ['wasm'],

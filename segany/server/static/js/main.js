@@ -1,5 +1,6 @@
 // Start-up: reads /api/info, builds the page's parts and wires them together.
-// URL parameters: ?decoder=server|browser picks where prompts are decoded; ?image=<id> opens a photo.
+// URL parameters: ?decoder=server|browser picks where prompts are decoded; ?image=<id> opens a photo;
+// ?threads=N sets browser decoding's wasm threads (default: as many as cores, up to 4).
 
 import * as api from './api.js';
 import { BrowserDecoder } from './browser_decoder.js';
@@ -29,8 +30,9 @@ async function main() {
     return;
   }
   const canBrowse = info.decoders.includes('browser');
-  const segmenter = new Segmenter(canBrowse ? new BrowserDecoder(info.model, info.decoder_files) : null);
   const params = new URLSearchParams(window.location.search);
+  const threads = Number.parseInt(params.get('threads') ?? '0', 10) || 0;
+  const segmenter = new Segmenter(canBrowse ? new BrowserDecoder(info.model, info.decoder_files, threads) : null);
   const decoderSelect = $('decoder');
   decoderSelect.querySelector('option[value="browser"]').disabled = !canBrowse;
   const setDecoder = (mode) => {
