@@ -108,6 +108,7 @@ def bench_model(
             latencies = hover_latencies(page, moves)
             decode_ms = [h["decodeMs"] for h in page.evaluate("window.seganyStats.hover") if h["decodeMs"]]
             errors = page.evaluate("window.seganyStats.errors")
+            counts = page.evaluate("window.segany.editor.hover.counts")  # moves, repeats, requests, drawn
             context.close()
             result["decoders"][decoder] = {
                 "p50_ms": percentile(latencies, 50),
@@ -117,6 +118,7 @@ def bench_model(
                 "worker_decode_p50_ms": percentile(decode_ms, 50) if decode_ms else None,
                 "open_to_first_hover_cold_ms": cold,
                 "open_to_first_hover_encoded_ahead_ms": ahead,
+                "hover_counts": counts,
                 "errors": errors,
             }
             print(

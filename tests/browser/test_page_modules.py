@@ -171,6 +171,7 @@ def test_hover_controller_keeps_one_request_and_the_latest_position(module_page:
             const inFlightBefore = pending.length;
             await settle();            // 1 drawn, then only the latest (6) is asked
             await settle();            // 6 drawn
+            hover.move('a', 6, 0, 0);  // the same position again (e.g. after a repaint): not asked
             hover.move('a', 7, 0, 0);
             hover.cancel();            // the reply to 7 must not be drawn
             await settle();
@@ -181,3 +182,4 @@ def test_hover_controller_keeps_one_request_and_the_latest_position(module_page:
     assert result["asked"] == [1, 6, 7]
     assert result["drawn"] == [1, 6]
     assert result["counts"]["dropped"] == 1
+    assert result["counts"]["repeats"] == 1

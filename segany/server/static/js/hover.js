@@ -13,13 +13,23 @@ export class HoverController {
     this.drawnSeq = 0;
     this.latest = null;
     this.inFlight = false;
-    this.counts = { moves: 0, requests: 0, drawn: 0, dropped: 0 };
+    this.asked = null; // the target of the last request
+    this.cancelled = false;
+    this.counts = { moves: 0, repeats: 0, requests: 0, drawn: 0, dropped: 0 };
   }
 
   // eventTime: the mousemove event's timeStamp (the performance.now() clock).
   move(imageId, x, y, eventTime) {
-    this.seq += 1;
     this.counts.moves += 1;
+    // A mousemove at the position last asked for (browsers send such events, e.g. after a repaint) would
+    // only recompute the same mask, and delay the next real move by a whole decode.
+    const last = this.latest ?? this.asked;
+    if (last && last.imageId === imageId && last.x === x && last.y === y && !this.cancelled) {
+      this.counts.repeats += 1;
+      return;
+    }
+    this.seq += 1;
+    this.cancelled = false;
     this.latest = { seq: this.seq, imageId, x, y, eventTime };
     if (!this.inFlight) this.pump();
   }
@@ -27,6 +37,7 @@ export class HoverController {
   // Forget pending positions and ignore the reply in flight (mouse left, prompt started, image changed).
   cancel() {
     this.latest = null;
+    this.cancelled = true;
     this.seq += 1;
     this.drawnSeq = this.seq;
   }
@@ -36,6 +47,7 @@ export class HoverController {
     while (this.latest) {
       const target = this.latest;
       this.latest = null;
+      this.asked = target;
       this.counts.requests += 1;
       try {
         const result = await this.request(target);
@@ -47,6 +59,7 @@ export class HoverController {
           this.counts.dropped += 1;
         }
       } catch (error) {
+        this.asked = null; // the same position may be asked again
         this.onError(error);
       }
     }
