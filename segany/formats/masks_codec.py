@@ -165,7 +165,8 @@ def _check_mask(mask: np.ndarray, where: str) -> np.ndarray:
     if mask.dtype == np.bool_:
         return mask
     if np.issubdtype(mask.dtype, np.integer):
-        return mask != 0
+        result: np.ndarray = mask != 0
+        return result
     raise TypeError(
         f"{where} must be a bool (or integer, nonzero = inside) H x W mask, got dtype {mask.dtype} "
         "(threshold float logits or probabilities first)"

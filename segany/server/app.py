@@ -6,6 +6,7 @@ API lives under `/api/` (OpenAPI schema at `/api/openapi.json`, browsable at `/a
 
 from __future__ import annotations
 
+import mimetypes
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -45,6 +46,9 @@ def create_app(
             otherwise the model comes from `settings.model` as `segany --model` resolves it.
     """
     settings = settings or ServerSettings()
+    # Module workers refuse scripts of other types; some systems' mimetypes lack these two.
+    mimetypes.add_type("text/javascript", ".mjs")
+    mimetypes.add_type("application/wasm", ".wasm")
     if sam is None:
         sam, model_name, model_source = load_model(settings)
     state = ServerState.build(settings, sam.eval(), model_name or "custom", model_source or "checkpoint")

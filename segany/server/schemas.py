@@ -48,6 +48,8 @@ class InfoOut(BaseModel):
     decoders: list[str]
     presets: list[str]
     limits: LimitsOut
+    decoder_files: dict[str, str]  # role -> URL: decoder, decoder_lowres, decoder_prep, decoder_cached
+    everything_overrides: list[str]
     cache: CacheOut
 
 
@@ -118,8 +120,12 @@ class EverythingIn(Strict):
     pred_iou_thresh: float | None = Field(default=None, ge=0.0, le=1.0)
     stability_score_thresh: float | None = Field(default=None, ge=0.0, le=1.0)
 
+    @staticmethod
+    def override_names() -> tuple[str, ...]:
+        return ("points_per_side", "pred_iou_thresh", "stability_score_thresh")
+
     def overrides(self) -> dict[str, float | int]:
-        names = ("points_per_side", "pred_iou_thresh", "stability_score_thresh")
+        names = self.override_names()
         return {name: getattr(self, name) for name in names if getattr(self, name) is not None}
 
     @field_validator("preset")

@@ -52,6 +52,39 @@ def test_decoder_onnx_with_the_embedding_gives_the_server_masks(
             assert union == 0 or (browser & server).sum() / union >= 0.99
 
 
+def test_cached_decoder_pair_gives_the_server_scores(client: TestClient, image_ids: dict[str, str]) -> None:
+    """The files /api/info lists: prep once per image, then the per-prompt graph, as the page runs them."""
+    ort = pytest.importorskip("onnxruntime")
+    files = client.get("/api/info").json()["decoder_files"]
+    assert set(files) == {"decoder", "decoder_lowres", "decoder_prep", "decoder_cached"}
+    assert files["decoder"] == "/api/decoder.onnx"
+    sessions = {}
+    for role in ("decoder_prep", "decoder_cached", "decoder_lowres"):
+        response = client.get(files[role])
+        assert response.status_code == 200, role
+        sessions[role] = ort.InferenceSession(response.content, providers=["CPUExecutionProvider"])
+    image_id = image_ids["chelsea.jpg"]
+    embedded = client.get(f"/api/images/{image_id}/embedding")
+    shape = tuple(int(n) for n in embedded.headers["x-embedding-shape"].split(","))
+    height, width = (int(n) for n in embedded.headers["x-original-size"].split(","))
+    input_h, input_w = (int(n) for n in embedded.headers["x-input-size"].split(","))
+    embedding = np.frombuffer(embedded.content, dtype="<f4").reshape(shape)
+    prep = sessions["decoder_prep"]
+    terms = prep.run(None, {prep.get_inputs()[0].name: embedding})
+    cached = sessions["decoder_cached"]
+    coords = np.array([[[220 * input_w / width, 140 * input_h / height], [0.0, 0.0]]], dtype=np.float32)
+    labels = np.array([[1, -1]], dtype=np.float32)
+    feeds = {"point_coords": coords, "point_labels": labels}
+    feeds |= {item.name: term for item, term in zip(cached.get_inputs()[2:], terms)}
+    outputs = {item.name: value for item, value in zip(cached.get_outputs(), cached.run(None, feeds))}
+    served = post_json(
+        client, f"/api/images/{image_id}/predict", {"points": [[220, 140]], "labels": [1]}
+    ).json()
+    np.testing.assert_allclose(outputs["iou_predictions"][0, 1:], served["scores"], atol=1e-4)
+    assert client.get("/api/decoder/../../etc/passwd").status_code == 404
+    assert client.get("/api/decoder/encoder.onnx").status_code == 404
+
+
 def test_isolation_headers_on_every_response(client: TestClient) -> None:
     for url in ("/", "/api/info", "/api/images", "/api/nothing"):
         headers = client.get(url).headers
@@ -102,3 +135,10 @@ def test_default_binding_is_loopback() -> None:
         ServerSettings(max_pixels=0)
     with pytest.raises(ValueError, match="images_dir"):
         ServerSettings(images_dir="/nonexistent/folder")  # type: ignore[arg-type]
+
+
+def test_module_scripts_and_wasm_get_their_media_types(client: TestClient) -> None:
+    import mimetypes
+
+    assert mimetypes.guess_type("ort.wasm.min.mjs")[0] == "text/javascript"
+    assert mimetypes.guess_type("ort-wasm-simd-threaded.wasm")[0] == "application/wasm"

@@ -242,3 +242,26 @@ def test_memory_cache_is_bounded_in_bytes(small_sam: Sam, gallery_dir: Path, tmp
         ) + ["ready"]
         newest = state.embeddings.get(state.images.get(ids[-1]))
         assert state.embeddings.held_bytes == newest.nbytes > 0
+
+
+def test_a_waiting_request_jumps_the_background_queue(small_sam: Sam, tmp_path: Path) -> None:
+    """Pre-encoding of the gallery must not delay the photo the user opened."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("chelsea.jpg", "astronaut.jpg", "dog.jpg", "rocket_portrait.jpg"):
+        (folder / name).write_bytes((FIXTURES_DIR / name).read_bytes())
+    with make_client(small_sam, tmp_path / "cache", images_dir=folder) as client:
+        state = client.app.state.segany  # type: ignore[attr-defined]
+        entries = {entry.name: entry for entry in state.images.entries()}
+        finished: list[str] = []
+        queued = ["chelsea.jpg", "astronaut.jpg", "dog.jpg"]
+        for name in queued:  # the page's pre-encoding of the next photos
+            future = state.embeddings.request(entries[name])
+            future.add_done_callback(lambda _, name=name: finished.append(name))
+        opened = entries["rocket_portrait.jpg"]
+        state.embeddings.get(opened)  # a predict on the opened photo waits here
+        finished.append(opened.name)
+        for name in queued:
+            state.embeddings.request(entries[name]).result()
+        # Only the image already on the encoder when the user opened the photo may come before it.
+        assert finished.index("rocket_portrait.jpg") <= 1, finished
