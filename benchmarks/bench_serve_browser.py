@@ -1,0 +1,196 @@
+"""`segany serve` in a real browser: mouse move -> hover mask drawn, p50 / p95, server vs browser decoding.
+
+Starts `segany serve` per model on a folder of photos, opens the page in Debian's chromium (Playwright), and
+moves the mouse over the photo --moves times per decoder. Each move goes to a new pixel and waits until its
+mask is painted, so every move gets its own mask; the page itself measures each latency, from the
+mousemove event's timestamp to the end of the canvas paint (`window.seganyStats.hover`). Also measured: the
+time from opening a photo to its first hover mask, for a photo never encoded before ("cold": includes the
+encoder) and for the next gallery photo, which the page encodes ahead in the background ("ahead").
+
+    python benchmarks/bench_serve_browser.py                          # segany_small and vit_b (random weights)
+    python benchmarks/bench_serve_browser.py --models segany_small --moves 200 --json out/bench_serve.json
+
+For scale: the SAM paper's demo decodes in the browser in ~50 ms per prompt on a CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.browser.serve_process import serving
+
+PHOTOS = ("chelsea.jpg", "dog.jpg", "astronaut.jpg", "rocket_portrait.jpg")
+MODELS = {"segany_small": ["--model", "segany_small"], "vit_b": ["--model", "vit_b", "--random-weights"]}
+PAPER_MS = 50.0
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values, dtype=np.float64), q))
+
+
+def stage_point(page: Any, fx: float, fy: float) -> tuple[float, float]:
+    box = page.locator("#stage canvas.layer-overlay").bounding_box()
+    return box["x"] + fx * box["width"], box["y"] + fy * box["height"]
+
+
+def open_photo(page: Any, url: str, image_id: str, decoder: str, threads: int) -> None:
+    page.goto(f"{url}/?image={image_id}&decoder={decoder}&threads={threads}")
+    page.wait_for_selector("body[data-ready='1']", timeout=600_000)
+
+
+def first_hover_ms(page: Any, timeout_ms: int) -> float:
+    """Moves the mouse onto the photo right after it opened; ms from open to its first hover mask."""
+    start = page.evaluate("window.seganyStats.firstHover.length")
+    for k in range(3):
+        page.mouse.move(*stage_point(page, 0.45 + 0.02 * k, 0.5))
+    page.wait_for_function(f"window.seganyStats.firstHover.length > {start}", timeout=timeout_ms)
+    return float(page.evaluate("window.seganyStats.firstHover.at(-1).ms"))
+
+
+def hover_latencies(page: Any, moves: int, warmup: int = 5) -> list[float]:
+    """`moves` mouse moves along a Lissajous path, each waiting for its own mask; the page's latencies (ms)."""
+    latencies = []
+    for i in range(warmup + moves):
+        t = i / (warmup + moves)
+        fx = 0.5 + 0.35 * math.sin(2 * math.pi * 3 * t)
+        fy = 0.5 + 0.35 * math.sin(2 * math.pi * 2 * t + 0.5)
+        done = page.evaluate("window.seganyStats.hover.length")
+        page.mouse.move(*stage_point(page, fx, fy))
+        page.wait_for_function(f"window.seganyStats.hover.length > {done}", timeout=120_000)
+        if i >= warmup:
+            latencies.append(float(page.evaluate("window.seganyStats.hover.at(-1).latencyMs")))
+    return latencies
+
+
+def bench_model(
+    browser: Any, model: str, moves: int, decoders: list[str], threads: int, work: Path, cache: Path | None
+) -> dict[str, Any]:
+    gallery = work / f"photos_{model}"
+    gallery.mkdir()
+    for name in PHOTOS:  # each photo and its mirror image: 8 distinct contents, so 4 stay cold per decoder
+        photo = Image.open(REPO / "tests" / "fixtures" / name).convert("RGB")
+        photo.save(gallery / f"a_{name}", quality=95)
+        photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(gallery / f"b_{name}", quality=95)
+    result: dict[str, Any] = {"model": model, "decoders": {}}
+    cache_dir = (cache or work) / f"cache_{model}"
+    with serving(MODELS[model], gallery, cache_dir, work / f"serve_{model}.log") as server:
+        images = json.loads(_get(f"{server.url}/api/images"))
+        order = [image["id"] for image in images]
+        for n, decoder in enumerate(decoders):
+            context = browser.new_context(viewport={"width": 1400, "height": 900})
+            page = context.new_page()
+            # A photo this server has not encoded yet, then the one after it in the gallery, which the page
+            # starts encoding in the background as soon as the first opens (it encodes 2 ahead).
+            cold_id = order[4 * n % len(order)]
+            ahead_id = order[(4 * n + 1) % len(order)]
+            open_photo(page, server.url, cold_id, decoder, threads)
+            cold = first_hover_ms(page, 600_000)
+            time.sleep(1.0)  # the page's encode-ahead of the next photo has had a moment
+            _wait_encoded(server.url, ahead_id)
+            page.mouse.move(0, 0)  # off the stage, then open the next photo from the gallery as a user does
+            page.click(f"#gallery-list li[data-id='{ahead_id}'] button")
+            ahead = first_hover_ms(page, 600_000)
+            latencies = hover_latencies(page, moves)
+            decode_ms = [h["decodeMs"] for h in page.evaluate("window.seganyStats.hover") if h["decodeMs"]]
+            errors = page.evaluate("window.seganyStats.errors")
+            counts = page.evaluate("window.segany.editor.hover.counts")  # moves, repeats, requests, drawn
+            context.close()
+            result["decoders"][decoder] = {
+                "p50_ms": percentile(latencies, 50),
+                "p95_ms": percentile(latencies, 95),
+                "mean_ms": float(np.mean(latencies)),
+                "moves": len(latencies),
+                "worker_decode_p50_ms": percentile(decode_ms, 50) if decode_ms else None,
+                "open_to_first_hover_cold_ms": cold,
+                "open_to_first_hover_encoded_ahead_ms": ahead,
+                "hover_counts": counts,
+                "errors": errors,
+            }
+            print(
+                f"  {model:13s} {decoder:7s} p50 {percentile(latencies, 50):7.1f} ms  "
+                f"p95 {percentile(latencies, 95):7.1f} ms  (n={len(latencies)}; first hover: cold "
+                f"{cold / 1000:.2f} s, encoded ahead {ahead / 1000:.2f} s)",
+                flush=True,
+            )
+    return result
+
+
+def _get(url: str) -> str:
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=60) as response:
+        return str(response.read().decode())
+
+
+def _wait_encoded(url: str, image_id: str, timeout_s: float = 600.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while json.loads(_get(f"{url}/api/images/{image_id}/encode"))["state"] != "ready":
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"image {image_id} not encoded after {timeout_s} s")
+        time.sleep(0.2)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    parser.add_argument("--decoders", nargs="+", default=["server", "browser"], choices=["server", "browser"])
+    parser.add_argument("--moves", type=int, default=200, help="hover events measured per model and decoder")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument("--threads", type=int, default=0, help="browser decoding's wasm threads (0: auto)")
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help="keep the servers' embedding caches here across runs (then 'cold' opens are not cold)",
+    )
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        raise SystemExit("chromium is not installed (apt-get install chromium)")
+    load_before = os.getloadavg()
+    print(
+        f"{os.cpu_count()} CPUs, load average {load_before[0]:.1f}; paper's browser demo: ~{PAPER_MS:.0f} ms"
+    )
+    results = []
+    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        for model in args.models:
+            results.append(
+                bench_model(
+                    browser, model, args.moves, args.decoders, args.threads, Path(tmp), args.cache_dir
+                )
+            )
+        browser.close()
+    report: dict[str, Any] = {
+        "cpus": os.cpu_count(),
+        "browser_threads": args.threads or "auto",
+        "load_average_before": load_before,
+        "load_average_after": os.getloadavg(),
+        "paper_ms": PAPER_MS,
+        "results": results,
+    }
+    print(f"load average after: {report['load_average_after'][0]:.1f}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,164 @@
+// Browser decoding (a module Web Worker): SAM's prompt decoder exported to ONNX, run by onnxruntime-web's
+// WebAssembly back end on the embedding the server computed.
+//
+// Models (bytes from the server): `decoder` (the official contract, /api/decoder.onnx, or the same graph
+// without the upscaling, decoder_lowres.onnx) and optionally the cached pair: `prep` (once per image:
+// embedding -> image terms) and `cached` (per prompt: points + image terms -> low-res masks, no mask input),
+// ~2x cheaper per prompt; it serves every prompt without previous logits (all hovers, first clicks).
+//
+// Messages in:  {id, op: 'load', models: {decoder, prep?, cached?}, multimask, frame, lowRes, threads}
+//               {id, op: 'image', imageId, embedding, shape, inputSize, originalSize}   one image's embedding
+//               {id, op: 'decode', imageId, points, labels, box, previous, multimask, want}
+// Messages out: {id, ok: true, result} or {id, ok: false, error}
+// Low-res logits of recent predictions stay here (keyed by the returned `ref`), so a refinement sends only
+// {ref, index} back, as the server's prediction ids do.
+
+import * as ort from '../vendor/onnxruntime-web/ort.wasm.min.mjs';
+import { upsampleMask, upsamplePlan } from './mask_upsample.js';
+
+const MAX_IMAGES = 4;
+const MAX_LOGITS = 32;
+
+const sessions = {}; // role -> ort.InferenceSession: decoder, and prep + cached when given
+let model = null; // {multimask, frame (S), lowRes (L)}
+const images = new Map(); // imageId -> {tensor, terms, inputSize, originalSize, plan}
+const logits = new Map(); // ref -> {imageId, lowRes: [Float32Array L*L per candidate]}
+let nextRef = 1;
+let scratch = null;
+
+function remember(map, key, value, limit) {
+  map.delete(key);
+  map.set(key, value);
+  while (map.size > limit) map.delete(map.keys().next().value);
+}
+
+// threads: wasm threads asked for (0 = as many as cores, up to 4).
+async function load({ models, multimask, frame, lowRes, threads }) {
+  ort.env.wasm.wasmPaths = new URL('../vendor/onnxruntime-web/', import.meta.url).href;
+  // Threads need SharedArrayBuffer, which needs the page to be cross-origin isolated (COOP/COEP headers).
+  const wanted = threads > 0 ? threads : Math.min(4, navigator.hardwareConcurrency || 1);
+  ort.env.wasm.numThreads = self.crossOriginIsolated ? wanted : 1;
+  for (const [role, bytes] of Object.entries(models)) {
+    sessions[role] = await ort.InferenceSession.create(new Uint8Array(bytes), {
+      executionProviders: ['wasm'],
+      graphOptimizationLevel: 'all',
+    });
+  }
+  model = { multimask, frame, lowRes };
+  return { threads: ort.env.wasm.numThreads, roles: Object.keys(sessions) };
+}
+
+async function setImage({ imageId, embedding, shape, inputSize, originalSize }) {
+  const tensor = new ort.Tensor('float32', embedding, shape);
+  // The cached pair's image terms: computed once here, fed by name to every cached-graph prompt.
+  const terms = sessions.prep && sessions.cached ? await sessions.prep.run({ image_embeddings: tensor }) : null;
+  remember(images, imageId, {
+    tensor,
+    terms,
+    inputSize,
+    originalSize,
+    plan: upsamplePlan(originalSize, inputSize, model.frame, model.lowRes),
+  }, MAX_IMAGES);
+  return { imageId, cached: terms !== null };
+}
+
+// Feeds `session` the entries of `available` it declares as inputs (the graphs take different subsets).
+function feedsFor(session, available) {
+  return Object.fromEntries(session.inputNames.map((name) => {
+    if (!(name in available)) throw new Error(`decoder input ${name} is not provided by the page`);
+    return [name, available[name]];
+  }));
+}
+
+// Points (and box corners) from original pixels to the model's input frame, SAM's sparse prompt layout:
+// points, then the box corners (labels 2, 3), or a padding point (0, 0) labelled -1 when there is no box.
+function promptTensors(image, points, labels, box) {
+  const [height, width] = image.originalSize;
+  const [inHeight, inWidth] = image.inputSize;
+  const sx = inWidth / width;
+  const sy = inHeight / height;
+  const coords = [];
+  const kinds = [];
+  points.forEach(([x, y], i) => {
+    coords.push(x * sx, y * sy);
+    kinds.push(labels[i]);
+  });
+  if (box) {
+    coords.push(box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy);
+    kinds.push(2, 3);
+  } else {
+    coords.push(0, 0);
+    kinds.push(-1);
+  }
+  const count = kinds.length;
+  return {
+    point_coords: new ort.Tensor('float32', Float32Array.from(coords), [1, count, 2]),
+    point_labels: new ort.Tensor('float32', Float32Array.from(kinds), [1, count]),
+  };
+}
+
+async function decode({ imageId, points, labels, box, previous, multimask, want }) {
+  const image = images.get(imageId);
+  if (!image) throw new Error(`image ${imageId} has no embedding in the browser decoder`);
+  const area = model.lowRes * model.lowRes;
+  const maskInput = new Float32Array(area);
+  let hasMask = 0;
+  if (previous) {
+    const earlier = logits.get(previous.ref);
+    if (earlier && earlier.imageId === imageId && earlier.lowRes[previous.index]) {
+      maskInput.set(earlier.lowRes[previous.index]);
+      hasMask = 1;
+    }
+  }
+  const prompt = promptTensors(image, points, labels, box);
+  const useCached = hasMask === 0 && image.terms !== null;
+  const session = useCached ? sessions.cached : sessions.decoder;
+  const available = useCached ? { ...prompt, ...image.terms } : {
+    image_embeddings: image.tensor,
+    ...prompt,
+    mask_input: new ort.Tensor('float32', maskInput, [1, 1, model.lowRes, model.lowRes]),
+    has_mask_input: new ort.Tensor('float32', Float32Array.of(hasMask), [1]),
+    // decoder.onnx's own upscaling is not used (the chosen mask is upsampled below): a 1 x 1 target keeps
+    // its last resize cheap (decoder_lowres.onnx has no such input).
+    orig_im_size: new ort.Tensor('float32', Float32Array.of(1, 1), [2]),
+  };
+  const started = performance.now();
+  const out = await session.run(feedsFor(session, available));
+  const decodeMs = performance.now() - started;
+  const iou = out.iou_predictions.data;
+  const low = out.low_res_masks.data;
+  // With the 4-token decoder, token 0 is the multi-prompt mask and tokens 1..3 the candidates.
+  const tokens = model.multimask ? (multimask ? [1, 2, 3] : [0]) : [0];
+  const scores = tokens.map((t) => iou[t]);
+  const candidates = tokens.map((t) => low.slice(t * area, (t + 1) * area));
+  const best = scores.indexOf(Math.max(...scores));
+  const ref = nextRef++;
+  remember(logits, ref, { imageId, lowRes: candidates }, MAX_LOGITS);
+  const indices = want === 'best' ? [best] : candidates.map((_, i) => i);
+  const masks = {};
+  const transfer = [];
+  if (!scratch || scratch.length < model.lowRes * image.originalSize[1]) {
+    scratch = new Float32Array(model.lowRes * image.originalSize[1]);
+  }
+  for (const i of indices) {
+    const mask = upsampleMask(image.plan, candidates[i], scratch);
+    masks[i] = mask;
+    transfer.push(mask.data.buffer);
+  }
+  for (const tensor of Object.values(out)) tensor.dispose?.();
+  return { result: { ref, scores, best, masks, decodeMs, graph: useCached ? 'cached' : 'decoder' }, transfer };
+}
+
+self.onmessage = async (event) => {
+  const { id, op } = event.data;
+  try {
+    let reply;
+    if (op === 'load') reply = { result: await load(event.data), transfer: [] };
+    else if (op === 'image') reply = { result: await setImage(event.data), transfer: [] };
+    else if (op === 'decode') reply = await decode(event.data);
+    else throw new Error(`unknown operation ${JSON.stringify(op)}`);
+    self.postMessage({ id, ok: true, result: reply.result }, reply.transfer);
+  } catch (error) {
+    self.postMessage({ id, ok: false, error: String(error?.message ?? error) });
+  }
+};

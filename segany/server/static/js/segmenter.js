@@ -1,0 +1,79 @@
+// Predictions for the editor, decoded on the server or in the browser (the same answers either way):
+//   result = {ref, scores: [float], best, masks: {index: mask}, rles: {index: rle} | null, decoder}
+// `ref` identifies the prediction's low-res logits for refinement (a server prediction id, or the browser
+// worker's id). Click predictions are cached per image and prompt, so undo/redo never asks again.
+
+import * as api from './api.js';
+import { wantsMultimask } from './actions.js';
+import { rleToMask } from './rle.js';
+
+const CACHE_LIMIT = 64; // predictions kept per image
+
+export class Segmenter {
+  constructor(browserDecoder) {
+    this.browserDecoder = browserDecoder; // null when the server offers no browser decoding
+    this.mode = 'server';
+    this.cache = new Map(); // `${mode}|${imageId}|${key}` -> Promise<result>
+  }
+
+  setMode(mode) {
+    if (mode === 'browser' && !this.browserDecoder) throw new Error('this server offers no browser decoding');
+    this.mode = mode;
+  }
+
+  // Starts what browser decoding needs for an image (the model and the embedding); no-op on the server.
+  prepare(imageId) {
+    if (this.mode === 'browser') return this.browserDecoder.ensureImage(imageId);
+    return Promise.resolve();
+  }
+
+  // One positive point, 3 candidates, only the best turned into a mask (the hover of the paper's demo).
+  hover(imageId, x, y) {
+    const prompt = { points: [[x, y]], labels: [1], box: null };
+    return this.run(imageId, prompt, null, true, 'best');
+  }
+
+  // The prediction for prompt step `step`, refined with `previousStep`'s chosen candidate when given.
+  predictStep(imageId, step, previousStep) {
+    const cacheKey = `${this.mode}|${imageId}|${step.key}`;
+    if (!this.cache.has(cacheKey)) {
+      const promise = (async () => {
+        let previous = null;
+        if (previousStep) {
+          const earlier = await this.predictStep(imageId, previousStep, null);
+          previous = { ref: earlier.ref, index: previousStep.choice ?? earlier.best };
+        }
+        const prompt = { points: step.points, labels: step.labels, box: step.box };
+        return this.run(imageId, prompt, previous, wantsMultimask(step), 'all');
+      })();
+      promise.catch(() => this.cache.delete(cacheKey));
+      this.cache.set(cacheKey, promise);
+      while (this.cache.size > CACHE_LIMIT) this.cache.delete(this.cache.keys().next().value);
+    }
+    return this.cache.get(cacheKey);
+  }
+
+  async run(imageId, prompt, previous, multimask, want) {
+    if (this.mode === 'browser') {
+      const result = await this.browserDecoder.decode(imageId, prompt, previous, multimask, want);
+      return { ...result, rles: null, decoder: 'browser' };
+    }
+    const body = { ...prompt, multimask, previous: previous && { prediction_id: previous.ref, index: previous.index } };
+    let reply;
+    try {
+      reply = await api.predict(imageId, body);
+    } catch (error) {
+      // The server keeps logits in a small LRU: an expired one means predicting without refinement.
+      if (!(error instanceof api.ApiError && error.status === 409 && previous)) throw error;
+      reply = await api.predict(imageId, { ...body, previous: null });
+    }
+    const indices = want === 'best' ? [reply.best] : reply.masks.map((_, i) => i);
+    const masks = {};
+    const rles = {};
+    for (const i of indices) {
+      masks[i] = rleToMask(reply.masks[i]);
+      rles[i] = reply.masks[i];
+    }
+    return { ref: reply.prediction_id, scores: reply.scores, best: reply.best, masks, rles, decoder: 'server' };
+  }
+}

@@ -1,0 +1,20 @@
+// Latency instrumentation read by the browser benchmark and the end-to-end tests (window.seganyStats).
+// All times are performance.now() milliseconds; a hover latency runs from the mousemove event's timeStamp
+// to the moment its mask was painted on the canvas.
+
+export function createStats() {
+  const stats = {
+    hover: [], // {seq, imageId, decoder, latencyMs, decodeMs}
+    firstHover: [], // {imageId, decoder, ms}: opening a photo -> its first hover mask drawn
+    predictions: [], // {decoder, latencyMs}: click/box prompt -> mask drawn
+    errors: [],
+    reset() {
+      this.hover.length = 0;
+      this.firstHover.length = 0;
+      this.predictions.length = 0;
+      this.errors.length = 0;
+    },
+  };
+  window.seganyStats = stats;
+  return stats;
+}

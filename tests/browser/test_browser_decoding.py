@@ -1,0 +1,53 @@
+"""Browser decoding (onnxruntime-web in a worker, on the server's embedding) gives the server's masks."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from tests.browser.conftest import open_editor
+from tests.browser.page_driver import (
+    click,
+    current_mask,
+    decode_rle,
+    hover,
+    iou,
+    list_images,
+    post_json,
+    prompt,
+    wait_count,
+)
+from tests.browser.serve_process import ServeProcess
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+PHOTO = "dog.jpg"  # 800 x 534: a resize in both directions of the upsampling
+
+
+def test_browser_masks_match_server_masks(page: Page, server: ServeProcess) -> None:
+    image = list_images(server.url)[PHOTO]
+    open_editor(page, server, f"?image={image['id']}&decoder=browser")
+    assert "decoding: browser" in page.locator("#model-badge").inner_text()
+
+    hover(page, 300, 250)
+    hover(page, 310, 255)
+    wait_count(page, "window.seganyStats.hover.length", 1, timeout_ms=120_000)
+    assert page.evaluate("window.seganyStats.hover.every((h) => h.decoder === 'browser')")
+    assert page.evaluate("self.crossOriginIsolated"), "COOP/COEP headers missing: wasm threads unavailable"
+
+    def server_prediction(previous: dict[str, object] | None, multimask: bool) -> dict[str, Any]:
+        """The server's answer to the page's current prompt (server-side decoding, for comparison)."""
+        step = prompt(page)
+        body = {"points": step["points"], "labels": step["labels"], "box": None}
+        return post_json(predict_url, {**body, "previous": previous, "multimask": multimask})
+
+    predict_url = f"{server.url}/api/images/{image['id']}/predict"
+    click(page, 310, 255)
+    first = server_prediction(None, multimask=True)
+    assert page.evaluate("window.segany.editor.current.index") == first["best"]
+    assert iou(current_mask(page), decode_rle(first["masks"][first["best"]])) >= 0.99
+
+    # A negative point refined with the first prediction's logits, on both sides.
+    click(page, 520, 120, negative=True)
+    refined = server_prediction({"prediction_id": first["prediction_id"], "index": first["best"]}, False)
+    assert iou(current_mask(page), decode_rle(refined["masks"][0])) >= 0.99
