@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import NoReturn, TextIO
 
 from segany.cli import embed, evaluate, everything, export, info, segment, train, weights
+from segany.cli import eval_video, track
 from segany.cli.common import PROG, CliError, Runner, debug_enabled, error, one_line, warn
 
 EXAMPLES = """
@@ -23,12 +24,15 @@ EXAMPLES = """
   segany train --data shared:horses:train --out runs/horses
   segany eval --model runs/horses --data shared:horses:test --out eval/
   segany info
+  segany track clip.mp4 --point 0,420,250 --out tracked/
+  segany eval-video tracked/masks davis/blackswan/masks
   segany <command> --help      (options and examples of one command)
 
 environment: SEGANY_CACHE_DIR (weights folder), SEGANY_MAX_IMAGE_PIXELS, SEGANY_DEBUG=1 (tracebacks)
 """
 
 SUBCOMMANDS = (segment, everything, embed, weights, info, export, train, evaluate)
+SUBCOMMANDS += (track, eval_video)
 
 
 class CliParser(argparse.ArgumentParser):

@@ -1,0 +1,81 @@
+"""SAM re-prompted with a carried mask (as SAM-PT and SAM-PD do), and the re-detection of a lost object.
+
+The predictor must hold the current frame's embedding. Prompts: the carried mask's box (XYXY), a few positive
+points deep inside it and the carried low-res logits as `mask_input`. SAM's answer is kept when its predicted
+IoU and its IoU with the carried mask pass the settings' thresholds; else the carried mask stays, marked
+uncertain.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from segany.predictor import SamPredictor
+from segany.video.mask_prompts import interior_points, mask_box_xyxy, mask_iou
+from segany.video.objects import Candidate
+from segany.video.settings import TrackerSettings
+
+
+def _sigmoid(logits: np.ndarray) -> np.ndarray:
+    return (0.5 * (1.0 + np.tanh(0.5 * logits))).astype(np.float32)
+
+
+def sam_answer(
+    predictor: SamPredictor,
+    box: np.ndarray | None,
+    points: np.ndarray | None,
+    labels: np.ndarray | None,
+    mask_input: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
+    """One SAM output for the prompts: (mask H x W bool, probability H x W, predicted IoU, low-res logits S x S).
+
+    A single point alone is ambiguous: then SAM's 3 candidates are made and the best-scoring one kept.
+    """
+    ambiguous = box is None and mask_input is None and points is not None and len(points) == 1
+    full, scores, low_res = predictor.predict(
+        point_coords=points,
+        point_labels=labels,
+        box=box,
+        mask_input=None if mask_input is None else mask_input[None],
+        multimask_output=ambiguous,
+        return_logits=True,
+    )
+    best = int(np.argmax(scores))
+    logits = full[best]
+    return logits > predictor.model.mask_threshold, _sigmoid(logits), float(scores[best]), low_res[best]
+
+
+def reprompt(
+    predictor: SamPredictor, carried: Candidate, settings: TrackerSettings
+) -> Candidate:
+    """SAM's answer for a carried mask, or the carried mask itself (uncertain) when the answer fails the checks."""
+    box = mask_box_xyxy(carried.mask, settings.box_margin)
+    if box is None:
+        return carried
+    points = interior_points(carried.mask, settings.interior_points)
+    labels = np.ones(len(points), dtype=np.int64) if len(points) else None
+    mask_input = carried.logits if settings.use_mask_input else None
+    mask, probability, score, logits = sam_answer(
+        predictor, box, points if len(points) else None, labels, mask_input
+    )
+    agreement = mask_iou(mask, carried.mask)
+    if score >= settings.min_predicted_iou and agreement >= settings.min_agreement:
+        return Candidate(mask, logits, score, False, probability, "sam")
+    return Candidate(carried.mask, carried.logits, carried.score, True, carried.probability, "carried")
+
+
+def redetect(
+    predictor: SamPredictor, last_box: np.ndarray, last_area: int, settings: TrackerSettings
+) -> Candidate | None:
+    """Look for a lost object inside its last confident box (grown by half its size per side); None when SAM's
+    answer is unsure or its area is far from the last confident area."""
+    height, width = predictor.original_size
+    x0, y0, x1, y1 = (float(v) for v in last_box)
+    grow_x, grow_y = 0.5 * (x1 - x0), 0.5 * (y1 - y0)
+    box = np.array([max(0.0, x0 - grow_x), max(0.0, y0 - grow_y), min(width, x1 + grow_x), min(height, y1 + grow_y)])
+    mask, probability, score, logits = sam_answer(predictor, box, None, None, None)
+    area = int(np.count_nonzero(mask))
+    ratio = settings.redetect_area_ratio
+    if score < settings.min_predicted_iou or not last_area / ratio <= area <= last_area * ratio:
+        return None
+    return Candidate(mask, logits, score, False, probability, "redetected")
