@@ -1,7 +1,7 @@
 """A synthetic video with exact ground truth: a textured square gliding over a textured background.
 
-Both textures are smooth random noise (seeded), so optical flow has structure to lock on to, and the square's
-colours differ strongly from the background's, so a segmenter sees a clear object. The square moves by
+Both textures are smooth random noise (seeded) around a base colour, so optical flow has structure to lock on
+to; with flat colours (spread 0, e.g. red on green) a segmenter sees a plain high-contrast object. The square moves by
 `speed` pixels per frame along a gentle diagonal; its mask on frame t is known exactly.
 """
 
@@ -13,24 +13,34 @@ import numpy as np
 from segany.video.frames import FrameSource
 
 
-def smooth_texture(height: int, width: int, seed: int, low: int, high: int) -> np.ndarray:
-    """H x W x 3 uint8 noise blurred to blobs of ~6 px, scaled into [low, high]."""
+def smooth_texture(height: int, width: int, seed: int, color: tuple[int, int, int], spread: int) -> np.ndarray:
+    """H x W x 3 uint8: `color` plus smooth random noise (blobs of ~6 px) within +-spread per channel."""
     rng = np.random.default_rng(seed)
     noise = rng.random((height, width, 3)).astype(np.float32)
     blurred = cv2.GaussianBlur(noise, (0, 0), 3.0)
     blurred = (blurred - blurred.min()) / (blurred.max() - blurred.min() + 1e-6)
-    return (low + blurred * (high - low)).astype(np.uint8)
+    return np.clip(np.asarray(color) + (2 * blurred - 1) * spread, 0, 255).astype(np.uint8)
 
 
 class GlidingSquare(FrameSource):
     """Frames drawn on demand (nothing stored per frame), so it can be arbitrarily long."""
 
-    def __init__(self, frames: int, height: int = 96, width: int = 128, side: int = 32, speed: float = 2.0):
+    def __init__(
+        self,
+        frames: int,
+        height: int = 192,
+        width: int = 256,
+        side: int = 64,
+        speed: float = 2.0,
+        spread: int = 55,
+        colors: tuple[tuple[int, int, int], tuple[int, int, int]] = ((55, 55, 55), (210, 210, 210)),
+    ) -> None:
+        """spread: texture strength (0 = flat colours); colors: (background, square) base colours."""
         self.count, self.side, self.speed = frames, side, speed
         self._size = (height, width)
         self.name = "gliding-square"
-        self.background = smooth_texture(height, width, 0, 0, 110)  # dark
-        self.texture = smooth_texture(side, side, 1, 170, 255)  # bright
+        self.background = smooth_texture(height, width, 0, colors[0], spread)
+        self.texture = smooth_texture(side, side, 1, colors[1], spread)
         self.frames_drawn = 0
 
     def __len__(self) -> int:
