@@ -46,17 +46,30 @@ LABELS = {
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--split", default="dev", help="dev or test (davis_video/splits/<split>.txt)")
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--variants", default=",".join(PRESETS), help=f"comma list of {', '.join(PRESETS)}")
     parser.add_argument("--cache", type=Path, default=Path(".cache/video_embeddings"))
-    parser.add_argument("--encoder-samples", type=int, default=3, help="frames encoded per sequence for timing")
+    parser.add_argument(
+        "--encoder-samples", type=int, default=3, help="frames encoded per sequence for timing"
+    )
     parser.add_argument("--out", type=Path, default=None, help="json with every figure")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch and OpenCV threads (1: on a shared 2-core host, 2 threads ran 5-20x slower)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a tracker setting for every model variant (tuning on dev)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch and OpenCV threads (1: on a shared 2-core host, 2 threads ran 5-20x slower)",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a tracker setting for every model variant (tuning on dev)",
+    )
     args = parser.parse_args()
     sequences = (args.data / "splits" / f"{args.split}.txt").read_text().split()
     variants = args.variants.split(",")
@@ -69,7 +82,10 @@ def main() -> int:
     sam = load_pretrained("segany_small")
     encoder_seconds = _encoder_times(sam, args.data, sequences, args.encoder_samples)
     encoder_median = statistics.median(encoder_seconds)
-    print(f"encoder: median {encoder_median:.3f} s per frame over {len(encoder_seconds)} frames", file=sys.stderr)
+    print(
+        f"encoder: median {encoder_median:.3f} s per frame over {len(encoder_seconds)} frames",
+        file=sys.stderr,
+    )
     report: dict[str, dict[str, float]] = {}
     per_sequence: dict[str, dict[str, float]] = {}
     for variant in variants:
@@ -88,8 +104,12 @@ def main() -> int:
         table = summarize(scores)
         total = rest_seconds + model_frames * encoder_median
         report[variant] = {
-            **{key: 100 * value if "decay" in key or "mean" in key or "recall" in key or key == "JF" else value
-               for key, value in table.items()},
+            **{
+                key: 100 * value
+                if "decay" in key or "mean" in key or "recall" in key or key == "JF"
+                else value
+                for key, value in table.items()
+            },
             "frames": frames,
             "model_frames": model_frames,
             "seconds_without_encoder": rest_seconds,
@@ -97,14 +117,24 @@ def main() -> int:
             "fps": frames / total,
         }
         row = report[variant]
-        print(f"{variant:9s} J&F {row['JF']:.1f} J {row['J_mean']:.1f} F {row['F_mean']:.1f} "
-              f"fps {row['fps']:.2f} (rest {row['fps_without_encoder']:.1f})", file=sys.stderr, flush=True)
+        print(
+            f"{variant:9s} J&F {row['JF']:.1f} J {row['J_mean']:.1f} F {row['F_mean']:.1f} "
+            f"fps {row['fps']:.2f} (rest {row['fps_without_encoder']:.1f})",
+            file=sys.stderr,
+            flush=True,
+        )
     _print_table(report, encoder_median, args.split)
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        document = {"split": args.split, "sequences": sequences, "encoder_median_s": encoder_median,
-                    "encoder_samples_s": encoder_seconds, "variants": report, "per_sequence_JF": per_sequence,
-                    "overrides": overrides}
+        document = {
+            "split": args.split,
+            "sequences": sequences,
+            "encoder_median_s": encoder_median,
+            "encoder_samples_s": encoder_seconds,
+            "variants": report,
+            "per_sequence_JF": per_sequence,
+            "overrides": overrides,
+        }
         args.out.write_text(json.dumps(document, indent=2) + "\n")
     return 0
 
@@ -124,7 +154,10 @@ def _run(sam, folder: Path, cache: Path, settings):  # type: ignore[no-untyped-d
         model_frames += int(result.model_ran)
     seconds = time.perf_counter() - start - encoder.seconds
     if encoder.encoded:
-        print(f"  (encoded {encoder.encoded} uncached frames of {folder.name}: cache was incomplete)", file=sys.stderr)
+        print(
+            f"  (encoded {encoder.encoded} uncached frames of {folder.name}: cache was incomplete)",
+            file=sys.stderr,
+        )
     ordered = [predictions[i] for i in range(len(source))]
     return score_sequence(ordered, truths, folder.name), seconds, len(source), model_frames
 
@@ -157,9 +190,11 @@ def _print_table(report: dict[str, dict[str, float]], encoder_median: float, spl
     print("| variant | J&F | J | F | J recall | J decay | model frames | fps (all) | fps without encoder |")
     print("|---|---|---|---|---|---|---|---|---|")
     for variant, row in report.items():
-        print(f"| {LABELS[variant]} | {row['JF']:.1f} | {row['J_mean']:.1f} | {row['F_mean']:.1f} | "
-              f"{row['J_recall']:.1f} | {row['J_decay']:.1f} | {row['model_frames']} / {row['frames']} | "
-              f"{row['fps']:.2f} | {row['fps_without_encoder']:.1f} |")
+        print(
+            f"| {LABELS[variant]} | {row['JF']:.1f} | {row['J_mean']:.1f} | {row['F_mean']:.1f} | "
+            f"{row['J_recall']:.1f} | {row['J_decay']:.1f} | {row['model_frames']} / {row['frames']} | "
+            f"{row['fps']:.2f} | {row['fps_without_encoder']:.1f} |"
+        )
 
 
 if __name__ == "__main__":

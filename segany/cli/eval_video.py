@@ -23,14 +23,21 @@ EXAMPLES = """
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser = subcommand_parser(
-        subparsers, "eval-video", "DAVIS J / F / J&F of predicted video masks",
-        __doc__.split("\n\n", 1)[1] if __doc__ else "", EXAMPLES,
+        subparsers,
+        "eval-video",
+        "DAVIS J / F / J&F of predicted video masks",
+        __doc__.split("\n\n", 1)[1] if __doc__ else "",
+        EXAMPLES,
     )
     parser.add_argument("pred", help="predicted masks: a sequence folder, or a root of sequence folders")
     parser.add_argument("truth", help="ground-truth masks, laid out like PRED")
     parser.add_argument("--out", metavar="FILE.json", default=None, help="write every figure as json")
-    parser.add_argument("--all-frames", action="store_true", default=None,
-                        help="score the first and last frames too (not DAVIS's protocol)")
+    parser.add_argument(
+        "--all-frames",
+        action="store_true",
+        default=None,
+        help="score the first and last frames too (not DAVIS's protocol)",
+    )
     parser.set_defaults(run=run)
     return parser
 
@@ -49,8 +56,9 @@ def run(args: argparse.Namespace) -> int:
         files = sorted(truth_dir.glob("*.png"))
         missing = [f.name for f in files if not (pred_dir / f.name).is_file()]
         if missing:
-            raise CliError(f"{pred_dir} lacks {len(missing)} of the {len(files)} masks of {truth_dir}, "
-                           f"e.g. {missing[0]}")
+            raise CliError(
+                f"{pred_dir} lacks {len(missing)} of the {len(files)} masks of {truth_dir}, e.g. {missing[0]}"
+            )
         predictions = (read_label_png(pred_dir / f.name) for f in files)
         truths = (read_label_png(f) for f in files)
         scores.extend(score_sequence(predictions, truths, sequence, skip_first_and_last=not args.all_frames))
@@ -60,16 +68,27 @@ def run(args: argparse.Namespace) -> int:
     print(f"{'sequence':24s} {'obj':>3s} {'J&F':>6s} {'J':>6s} {'F':>6s} {'J-rec':>6s} {'J-dec':>6s}")
     for item in scores:
         j, f = item.j_stats, item.f_stats
-        print(f"{item.sequence:24s} {item.obj_id:3d} {100 * item.jf:6.1f} {100 * j.mean:6.1f} "
-              f"{100 * f.mean:6.1f} {100 * j.recall:6.1f} {100 * j.decay:6.1f}")
-    print(f"{'all objects':24s} {'':3s} {100 * table['JF']:6.1f} {100 * table['J_mean']:6.1f} "
-          f"{100 * table['F_mean']:6.1f} {100 * table['J_recall']:6.1f} {100 * table['J_decay']:6.1f}")
+        print(
+            f"{item.sequence:24s} {item.obj_id:3d} {100 * item.jf:6.1f} {100 * j.mean:6.1f} "
+            f"{100 * f.mean:6.1f} {100 * j.recall:6.1f} {100 * j.decay:6.1f}"
+        )
+    print(
+        f"{'all objects':24s} {'':3s} {100 * table['JF']:6.1f} {100 * table['J_mean']:6.1f} "
+        f"{100 * table['F_mean']:6.1f} {100 * table['J_recall']:6.1f} {100 * table['J_decay']:6.1f}"
+    )
     if args.out is not None:
         document = {
             "summary": {key: 100 * value for key, value in table.items()},
             "objects": [
-                {"sequence": s.sequence, "object": s.obj_id, "JF": 100 * s.jf,
-                 "J": vars(s.j_stats), "F": vars(s.f_stats), "J_per_frame": list(s.j), "F_per_frame": list(s.f)}
+                {
+                    "sequence": s.sequence,
+                    "object": s.obj_id,
+                    "JF": 100 * s.jf,
+                    "J": vars(s.j_stats),
+                    "F": vars(s.f_stats),
+                    "J_per_frame": list(s.j),
+                    "F_per_frame": list(s.f),
+                }
                 for s in scores
             ],
             "first_and_last_frames_scored": bool(args.all_frames),

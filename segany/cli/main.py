@@ -12,8 +12,7 @@ import warnings
 from collections.abc import Sequence
 from typing import NoReturn, TextIO
 
-from segany.cli import embed, evaluate, everything, export, info, segment, train, weights
-from segany.cli import eval_video, track
+from segany.cli import embed, eval_video, evaluate, everything, export, info, segment, track, train, weights
 from segany.cli.common import PROG, CliError, Runner, debug_enabled, error, one_line, warn
 
 EXAMPLES = """
@@ -31,8 +30,7 @@ EXAMPLES = """
 environment: SEGANY_CACHE_DIR (weights folder), SEGANY_MAX_IMAGE_PIXELS, SEGANY_DEBUG=1 (tracebacks)
 """
 
-SUBCOMMANDS = (segment, everything, embed, weights, info, export, train, evaluate)
-SUBCOMMANDS += (track, eval_video)
+SUBCOMMANDS = (segment, everything, embed, weights, info, export, train, evaluate, track, eval_video)
 
 
 class CliParser(argparse.ArgumentParser):

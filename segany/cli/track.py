@@ -23,10 +23,10 @@ from segany.cli.common import (
     CliError,
     add_model_options,
     add_quiet_option,
+    non_negative_int,
     note,
     output_dir,
     positive_int,
-    non_negative_int,
     progress_bar,
     settings_document,
     subcommand_parser,
@@ -94,28 +94,65 @@ def parse_mask(text: str) -> tuple[int | None, str]:
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser = subcommand_parser(
-        subparsers, "track", "masks through a video: prompt objects on frames, propagate",
-        __doc__.split("\n\n", 1)[1] if __doc__ else "", EXAMPLES,
+        subparsers,
+        "track",
+        "masks through a video: prompt objects on frames, propagate",
+        __doc__.split("\n\n", 1)[1] if __doc__ else "",
+        EXAMPLES,
     )
     parser.add_argument("video", help="a video file or a folder of frames (images in name order)")
-    parser.add_argument("--point", action="append", type=parse_point, default=None, metavar="[K:]T,X,Y[,L]",
-                        help="a click for object K (default 1) on frame T; L 1 foreground (default) or 0")
-    parser.add_argument("--box", action="append", type=parse_box, default=None, metavar="[K:]T,X0,Y0,X1,Y1",
-                        help="a box (XYXY pixels) for object K (default 1) on frame T")
-    parser.add_argument("--mask", action="append", type=parse_mask, default=None, metavar="[T:]FILE.png",
-                        help="a label map for frame T (each label an object)")
+    parser.add_argument(
+        "--point",
+        action="append",
+        type=parse_point,
+        default=None,
+        metavar="[K:]T,X,Y[,L]",
+        help="a click for object K (default 1) on frame T; L 1 foreground (default) or 0",
+    )
+    parser.add_argument(
+        "--box",
+        action="append",
+        type=parse_box,
+        default=None,
+        metavar="[K:]T,X0,Y0,X1,Y1",
+        help="a box (XYXY pixels) for object K (default 1) on frame T",
+    )
+    parser.add_argument(
+        "--mask",
+        action="append",
+        type=parse_mask,
+        default=None,
+        metavar="[T:]FILE.png",
+        help="a label map for frame T (each label an object)",
+    )
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder (created if needed)")
-    parser.add_argument("--keyframe-interval", type=non_negative_int, default=None, metavar="N",
-                        help="run the model every N frames, optical flow in between (default 1: every frame; "
-                        "0: flow only after the prompted frames)")
-    parser.add_argument("--flow", choices=("dis", "farneback"), default=None, help="optical flow (default dis)")
-    parser.add_argument("--no-redetect", action="store_true", default=None,
-                        help="do not look for lost objects again")
-    parser.add_argument("--overlay", choices=("video", "frames", "none"), default="video",
-                        help="overlay.mp4 (default), overlay/<frame>.jpg, or none")
+    parser.add_argument(
+        "--keyframe-interval",
+        type=non_negative_int,
+        default=None,
+        metavar="N",
+        help="run the model every N frames, optical flow in between (default 1: every frame; "
+        "0: flow only after the prompted frames)",
+    )
+    parser.add_argument(
+        "--flow", choices=("dis", "farneback"), default=None, help="optical flow (default dis)"
+    )
+    parser.add_argument(
+        "--no-redetect", action="store_true", default=None, help="do not look for lost objects again"
+    )
+    parser.add_argument(
+        "--overlay",
+        choices=("video", "frames", "none"),
+        default="video",
+        help="overlay.mp4 (default), overlay/<frame>.jpg, or none",
+    )
     parser.add_argument("--format", choices=("sa1b", "coco"), default="sa1b", help="per-frame json format")
-    parser.add_argument("--fps", type=positive_int, default=None, help="overlay video frame rate (default: the "
-                        "input's, else 24)")
+    parser.add_argument(
+        "--fps",
+        type=positive_int,
+        default=None,
+        help="overlay video frame rate (default: the input's, else 24)",
+    )
     add_model_options(parser)
     add_quiet_option(parser)
     parser.set_defaults(run=run)
@@ -126,7 +163,9 @@ def run(args: argparse.Namespace) -> int:
     from segany.video.frames import open_frames
 
     if not (args.point or args.box or args.mask):
-        raise CliError("give at least one prompt: --point [K:]T,X,Y[,L], --box [K:]T,X0,Y0,X1,Y1 or --mask FILE.png")
+        raise CliError(
+            "give at least one prompt: --point [K:]T,X,Y[,L], --box [K:]T,X0,Y0,X1,Y1 or --mask FILE.png"
+        )
     source = open_frames(args.video)  # before loading the model: a bad video fails fast
     out = output_dir(args.out)
 
@@ -157,8 +196,12 @@ def run(args: argparse.Namespace) -> int:
     summary = writer.close()
     summary.update(model=description.to_dict(), settings=settings.to_dict(), video=str(args.video))
     write_json_file(summary, out / "track.json")
-    write_settings(out, settings_document("track", args, model=description.to_dict(), device=str(device),
-                                          tracker=settings.to_dict()))
+    write_settings(
+        out,
+        settings_document(
+            "track", args, model=description.to_dict(), device=str(device), tracker=settings.to_dict()
+        ),
+    )
     print(f"tracked {len(video.object_ids)} object(s) through {len(source)} frames; masks in {out / 'masks'}")
     return 0
 
@@ -190,8 +233,9 @@ def _add_prompts(video: Any, args: argparse.Namespace) -> None:
     for key in sorted(set(points) | set(boxes)):
         frame, obj = key
         clicks = points.get(key, [])
-        video.add_points(frame, obj, [c[:2] for c in clicks] or None, [c[2] for c in clicks] or None,
-                         box=boxes.get(key))
+        video.add_points(
+            frame, obj, [c[:2] for c in clicks] or None, [c[2] for c in clicks] or None, box=boxes.get(key)
+        )
 
 
 def _frame_of(source: Any, file: Path) -> int:

@@ -33,15 +33,18 @@ class TrackWriter:
         height, width = self.source.size
         write_label_png(result.label_map((height, width)), self.out / "masks" / f"{name}.png")
         objects = sorted(obj for obj, mask in result.masks.items() if mask.any())
-        records = [{"segmentation": result.masks[obj], "predicted_iou": result.scores[obj]} for obj in objects]
+        records = [
+            {"segmentation": result.masks[obj], "predicted_iou": result.scores[obj]} for obj in objects
+        ]
         info = {"file_name": name, "width": width, "height": height, "image_id": result.index}
         if self.fmt == "coco":
             document = coco_document([(info, records)])
         else:
             document = sa1b_document(records, info)
         for annotation, obj in zip(document["annotations"], objects):
-            annotation.update(id=obj, object_id=obj, uncertain=bool(result.uncertain[obj]),
-                              source=result.sources[obj])
+            annotation.update(
+                id=obj, object_id=obj, uncertain=bool(result.uncertain[obj]), source=result.sources[obj]
+            )
         write_json_file(document, self.out / "json" / f"{name}.json")
         for obj in objects:
             self.present[obj] = self.present.get(obj, 0) + 1
@@ -71,7 +74,8 @@ class TrackWriter:
         if self._video is None:
             height, width = self.source.size
             path = self.out / "overlay.mp4"
-            self._video = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (width, height))
+            fourcc = cv2.VideoWriter_fourcc(*"mp4v")  # type: ignore[attr-defined]
+            self._video = cv2.VideoWriter(str(path), fourcc, self.fps, (width, height))
             if not self._video.isOpened():
                 raise CliError(f"OpenCV cannot write {path} here; use --overlay frames")
         return self._video

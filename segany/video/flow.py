@@ -23,7 +23,7 @@ class FlowEstimator:
             raise ValueError(f"flow scale must be in (0, 1], got {scale}")
         self.method = method
         self.scale = scale
-        self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM) if method == "dis" else None
+        self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM) if method == "dis" else None  # type: ignore[attr-defined]
 
     def backward(self, current: np.ndarray, previous: np.ndarray) -> np.ndarray:
         """H x W x 2 float32 (dx, dy) in pixels, from H x W uint8 gray frames `current` to `previous`."""
@@ -51,7 +51,12 @@ def _sample(values: np.ndarray, flow: np.ndarray, border: int) -> np.ndarray:
     height, width = flow.shape[:2]
     grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
     return cv2.remap(
-        values, grid_x + flow[..., 0], grid_y + flow[..., 1], cv2.INTER_LINEAR, borderMode=border, borderValue=0
+        values,
+        grid_x + flow[..., 0],
+        grid_y + flow[..., 1],
+        cv2.INTER_LINEAR,
+        borderMode=border,
+        borderValue=0,
     )
 
 
@@ -72,7 +77,7 @@ def warp_low_res(
     side = logits.shape[-1]
     rows = min(side, int(np.ceil(input_size[0] * side / image_size)))
     cols = min(side, int(np.ceil(input_size[1] * side / image_size)))
-    height, width = flow.shape[:2]
+    height, _width = flow.shape[:2]
     # Original pixels -> low-res cells: the image is scaled by input/original, the grid by side/image_size.
     factor = np.float32(input_size[0] / height * side / image_size)
     small = cv2.resize(flow, (cols, rows), interpolation=cv2.INTER_AREA) * factor

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -130,13 +131,15 @@ class VideoFileFrames(FrameSource):
             count += 1
         capture.release()
         if count == 0:
-            raise ValueError(f"{self.path}: OpenCV could not decode any frame (not a video, or an unsupported codec)")
+            raise ValueError(
+                f"{self.path}: OpenCV could not decode any frame (not a video, or an unsupported codec)"
+            )
         self._count = count
         self._cv2 = cv2
         self._size = (0, 0)
         self._size = self.read(0).shape[:2]
 
-    def _open(self):  # type: ignore[no-untyped-def]
+    def _open(self) -> Any:
         import cv2
 
         capture = cv2.VideoCapture(str(self.path))

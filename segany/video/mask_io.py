@@ -15,7 +15,7 @@ from PIL import Image
 def davis_palette() -> list[int]:
     """The 256-colour palette of DAVIS / PASCAL VOC annotations, flattened [r0, g0, b0, r1, ...]: label bits
     are spread over the high bits of the three channels (1 dark red, 2 dark green, 3 olive, 4 dark blue...)."""
-    palette = []
+    palette: list[int] = []
     for label in range(256):
         red = green = blue = 0
         value = label

@@ -26,10 +26,13 @@ def sam_answer(
     points: np.ndarray | None,
     labels: np.ndarray | None,
     mask_input: np.ndarray | None,
+    closest_to: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
     """One SAM output for the prompts: (mask H x W bool, probability H x W, predicted IoU, low-res logits S x S).
 
-    A single point alone is ambiguous: then SAM's 3 candidates are made and the best-scoring one kept.
+    A single point alone is ambiguous: then SAM's 3 candidates are made and the best-scoring one kept. With
+    `closest_to` (an H x W bool mask), the 3 candidates and the single output are made, and the one with the
+    highest IoU with that mask is kept.
     """
     ambiguous = box is None and mask_input is None and points is not None and len(points) == 1
     full, scores, low_res = predictor.predict(
@@ -37,17 +40,29 @@ def sam_answer(
         point_labels=labels,
         box=box,
         mask_input=None if mask_input is None else mask_input[None],
-        multimask_output=ambiguous,
+        multimask_output=ambiguous or closest_to is not None,
         return_logits=True,
     )
-    best = int(np.argmax(scores))
+    if closest_to is not None:
+        single = predictor.predict(
+            points,
+            labels,
+            box,
+            None if mask_input is None else mask_input[None],
+            multimask_output=False,
+            return_logits=True,
+        )
+        full, scores, low_res = (np.concatenate([a, b]) for a, b in zip((full, scores, low_res), single))
+        threshold = predictor.model.mask_threshold
+        fits = [mask_iou(candidate > threshold, closest_to) for candidate in full]
+        best = int(np.argmax(fits))
+    else:
+        best = int(np.argmax(scores))
     logits = full[best]
     return logits > predictor.model.mask_threshold, _sigmoid(logits), float(scores[best]), low_res[best]
 
 
-def reprompt(
-    predictor: SamPredictor, carried: Candidate, settings: TrackerSettings
-) -> Candidate:
+def reprompt(predictor: SamPredictor, carried: Candidate, settings: TrackerSettings) -> Candidate:
     """SAM's answer for a carried mask, or the carried mask itself (uncertain) when the answer fails the checks."""
     box = mask_box_xyxy(carried.mask, settings.box_margin)
     if box is None:
@@ -56,7 +71,12 @@ def reprompt(
     labels = np.ones(len(points), dtype=np.int64) if len(points) else None
     mask_input = carried.logits if settings.use_mask_input else None
     mask, probability, score, logits = sam_answer(
-        predictor, box, points if len(points) else None, labels, mask_input
+        predictor,
+        box,
+        points if len(points) else None,
+        labels,
+        mask_input,
+        closest_to=carried.mask if settings.multimask else None,
     )
     agreement = mask_iou(mask, carried.mask)
     if score >= settings.min_predicted_iou and agreement >= settings.min_agreement:
@@ -72,7 +92,9 @@ def redetect(
     height, width = predictor.original_size
     x0, y0, x1, y1 = (float(v) for v in last_box)
     grow_x, grow_y = 0.5 * (x1 - x0), 0.5 * (y1 - y0)
-    box = np.array([max(0.0, x0 - grow_x), max(0.0, y0 - grow_y), min(width, x1 + grow_x), min(height, y1 + grow_y)])
+    box = np.array(
+        [max(0.0, x0 - grow_x), max(0.0, y0 - grow_y), min(width, x1 + grow_x), min(height, y1 + grow_y)]
+    )
     mask, probability, score, logits = sam_answer(predictor, box, None, None, None)
     area = int(np.count_nonzero(mask))
     ratio = settings.redetect_area_ratio

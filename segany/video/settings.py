@@ -21,6 +21,7 @@ class TrackerSettings:
     box_margin: the re-prompt box (XYXY, the carried mask's box) grows by this fraction of its size per side.
     interior_points: positive points at the deepest places of the carried mask added to the box.
     use_mask_input: pass the carried low-res logits as SAM's `mask_input`.
+    multimask: ask SAM for its 3 candidates and its single output, keep the one closest to the carried mask.
     min_predicted_iou / min_agreement: SAM's answer is kept when its predicted IoU and its IoU with the carried
         mask reach these; otherwise the carried mask is kept and the object marked uncertain.
     redetect: on model frames, an object whose mask vanished is looked for again with its last confident box;
@@ -37,6 +38,7 @@ class TrackerSettings:
     box_margin: float = 0.0
     interior_points: int = 1
     use_mask_input: bool = True
+    multimask: bool = False
     min_predicted_iou: float = 0.5
     min_agreement: float = 0.5
     redetect: bool = True
@@ -48,13 +50,17 @@ class TrackerSettings:
         if self.motion not in MOTIONS:
             raise ValueError(f"motion must be one of {', '.join(MOTIONS)}, got {self.motion!r}")
         if self.flow_method not in FLOW_METHODS:
-            raise ValueError(f"flow_method must be one of {', '.join(FLOW_METHODS)}, got {self.flow_method!r}")
+            raise ValueError(
+                f"flow_method must be one of {', '.join(FLOW_METHODS)}, got {self.flow_method!r}"
+            )
         if not 0.0 < self.flow_scale <= 1.0:
             raise ValueError(f"flow_scale must be in (0, 1], got {self.flow_scale}")
         if isinstance(self.keyframe_interval, bool) or not isinstance(self.keyframe_interval, int):
             raise TypeError(f"keyframe_interval must be an int, got {type(self.keyframe_interval).__name__}")
         if self.keyframe_interval < 0:
-            raise ValueError(f"keyframe_interval must be >= 0 (0 = model on prompted frames only), got {self.keyframe_interval}")
+            raise ValueError(
+                f"keyframe_interval must be >= 0 (0 = model on prompted frames only), got {self.keyframe_interval}"
+            )
         if self.interior_points < 0 or self.box_margin < 0 or self.min_area < 0:
             raise ValueError("interior_points, box_margin and min_area must be >= 0")
         if self.redetect_area_ratio < 1.0:

@@ -10,10 +10,11 @@ stays bounded by the span of the first prompts, not by the video.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
-from pycocotools import mask as coco_mask
 
+from segany.formats.masks_codec import mask_to_coco_rle, segmentation_to_mask
 from segany.video.objects import FrameResult
 from segany.video.video_predictor import VideoPredictor
 
@@ -24,7 +25,7 @@ def track_all_frames(video: VideoPredictor) -> Iterator[FrameResult]:
     if not firsts:
         raise ValueError("no prompts yet: add points, a box or a mask on some frame before tracking")
     earliest, latest = min(firsts.values()), max(firsts.values())
-    held: dict[int, FrameResult] = {}  # frames earliest..latest-1: backward masks awaiting the forward walk
+    held: dict[int, Packed] = {}  # frames earliest..latest-1: backward masks awaiting the forward walk
     if latest > 0:
         for result in video.propagate(start_frame=latest, reverse=True):
             kept = _only(result, [obj_id for obj_id, first in firsts.items() if result.index < first])
@@ -48,19 +49,22 @@ def _only(result: FrameResult, objects: list[int]) -> FrameResult:
     return kept
 
 
-def _compress(result: FrameResult) -> FrameResult:
-    packed = FrameResult(result.index, dict(result.masks), result.scores, result.uncertain, result.sources)
-    packed.masks = {k: coco_mask.encode(np.asfortranarray(m.astype(np.uint8))) for k, m in result.masks.items()}
-    return packed
+Packed = tuple[FrameResult, dict[int, dict[str, Any]]]  # (result without masks, obj_id -> COCO RLE)
 
 
-def _merge(forward: FrameResult, backward: FrameResult) -> FrameResult:
+def _compress(result: FrameResult) -> Packed:
+    bare = FrameResult(result.index, {}, result.scores, result.uncertain, result.sources, result.model_ran)
+    return bare, {obj_id: mask_to_coco_rle(mask) for obj_id, mask in result.masks.items()}
+
+
+def _merge(forward: FrameResult, packed: Packed) -> FrameResult:
     """Objects of both walks on one frame; where they overlap, the forward walk's objects keep the pixels."""
     taken = np.zeros(next(iter(forward.masks.values())).shape, dtype=bool) if forward.masks else None
     for mask in forward.masks.values():
         taken |= mask
-    for obj_id, rle in backward.masks.items():
-        mask = coco_mask.decode(rle).astype(bool)
+    backward, rles = packed
+    for obj_id, rle in rles.items():
+        mask = segmentation_to_mask(rle)
         forward.masks[obj_id] = mask if taken is None else mask & ~taken
         forward.scores[obj_id] = backward.scores[obj_id]
         forward.uncertain[obj_id] = backward.uncertain[obj_id]

@@ -31,7 +31,10 @@ class Tracker:
         self.flow = FlowEstimator(settings.flow_method, settings.flow_scale)
         self.tracks: dict[int, ObjectTrack] = {}
         self._previous_gray: np.ndarray | None = None
-        self.seconds = {"flow": 0.0, "sam": 0.0}  # time in optical flow and in SAM's decoder (not the encoder)
+        self.seconds = {
+            "flow": 0.0,
+            "sam": 0.0,
+        }  # time in optical flow and in SAM's decoder (not the encoder)
 
     def reset(self) -> None:
         """Forget every object and the previous frame (a new walk starts)."""
@@ -83,10 +86,12 @@ class Tracker:
             probability = warp_mask(track.mask, flow)
             mask = probability >= 0.5
             image_size = self.predictor.model.image_size
-            input_size = resized_shape(*track.mask.shape, image_size)
+            input_size = resized_shape(track.mask.shape[0], track.mask.shape[1], image_size)
             logits = warp_low_res(track.logits, flow, input_size, image_size)
         lost = np.count_nonzero(mask) < max(1, self.settings.min_area)
-        return Candidate(mask, logits, track.score, track.uncertain, probability, "lost" if lost else "carried")
+        return Candidate(
+            mask, logits, track.score, track.uncertain, probability, "lost" if lost else "carried"
+        )
 
     def _refine(self, track: ObjectTrack, carried: Candidate) -> Candidate:
         if carried.source != "lost":

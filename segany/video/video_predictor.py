@@ -74,7 +74,9 @@ class VideoPredictor:
         Clicks add up with the object's earlier clicks on that frame, and SAM's previous answer there is fed
         back as `mask_input`, as in SAM's interactive use. Returns the object's mask on the frame (H x W bool).
         """
-        coords = np.asarray(points, dtype=np.float64).reshape(-1, 2) if points is not None else np.zeros((0, 2))
+        coords = (
+            np.asarray(points, dtype=np.float64).reshape(-1, 2) if points is not None else np.zeros((0, 2))
+        )
         if labels is None:
             labels = np.ones(len(coords), dtype=np.int64)
         labels = np.asarray(labels).reshape(-1)
@@ -84,7 +86,9 @@ class VideoPredictor:
 
     def add_box(self, frame: int, obj_id: int, box: Any) -> np.ndarray:
         """A box (XYXY pixels) for `obj_id` on `frame`; replaces its earlier prompts there. Returns the mask."""
-        return self._prompt(frame, obj_id, np.zeros((0, 2)), np.zeros(0, dtype=np.int64), box, accumulate=False)
+        return self._prompt(
+            frame, obj_id, np.zeros((0, 2)), np.zeros(0, dtype=np.int64), box, accumulate=False
+        )
 
     def add_mask(self, frame: int, obj_id: int, mask: Any) -> np.ndarray:
         """A mask (H x W, bool or 0/1 or 0/255) for `obj_id` on `frame`, taken as the object's mask there."""
@@ -175,6 +179,10 @@ class VideoPredictor:
 
 
 def _check_obj_id(obj_id: Any) -> int:
-    if isinstance(obj_id, bool) or not isinstance(obj_id, (int, np.integer)) or not 1 <= obj_id <= MAX_OBJECT_ID:
+    if (
+        isinstance(obj_id, bool)
+        or not isinstance(obj_id, (int, np.integer))
+        or not 1 <= obj_id <= MAX_OBJECT_ID
+    ):
         raise ValueError(f"obj_id must be an integer in 1..{MAX_OBJECT_ID} (a DAVIS label), got {obj_id!r}")
     return int(obj_id)

@@ -13,7 +13,9 @@ import numpy as np
 from segany.video.frames import FrameSource
 
 
-def smooth_texture(height: int, width: int, seed: int, color: tuple[int, int, int], spread: int) -> np.ndarray:
+def smooth_texture(
+    height: int, width: int, seed: int, color: tuple[int, int, int], spread: int
+) -> np.ndarray:
     """H x W x 3 uint8: `color` plus smooth random noise (blobs of ~6 px) within +-spread per channel."""
     rng = np.random.default_rng(seed)
     noise = rng.random((height, width, 3)).astype(np.float32)
@@ -50,8 +52,8 @@ class GlidingSquare(FrameSource):
         """(x, y) of the square's top-left corner on frame `index`: it bounces inside the frame."""
         height, width = self._size
         span_x, span_y = width - self.side - 8, height - self.side - 8
-        x = int(round(self.speed * index)) % (2 * span_x)
-        y = int(round(0.5 * self.speed * index)) % (2 * span_y)
+        x = round(self.speed * index) % (2 * span_x)
+        y = round(0.5 * self.speed * index) % (2 * span_y)
         return 4 + (x if x < span_x else 2 * span_x - x), 4 + (y if y < span_y else 2 * span_y - y)
 
     def mask(self, index: int) -> np.ndarray:

@@ -41,8 +41,19 @@ def test_track_from_a_mask_then_eval_video(clip, tmp_path: Path) -> None:  # typ
     frames, truth, source = clip
     out = tmp_path / "out"
     code, stdout, stderr = _cli(
-        "track", frames, "--mask", truth / "00000.png", "--keyframe-interval", "0", "--overlay", "frames",
-        "--model", "vit_tiny", "--out", out, "--quiet",
+        "track",
+        frames,
+        "--mask",
+        truth / "00000.png",
+        "--keyframe-interval",
+        "0",
+        "--overlay",
+        "frames",
+        "--model",
+        "vit_tiny",
+        "--out",
+        out,
+        "--quiet",
     )
     assert code == 0, stderr
     assert "tracked 1 object(s) through 8 frames" in stdout
@@ -50,7 +61,9 @@ def test_track_from_a_mask_then_eval_video(clip, tmp_path: Path) -> None:  # typ
     assert [m.stem for m in masks] == [f"{i:05d}" for i in range(FRAMES)]
     assert len(list((out / "overlay").glob("*.jpg"))) == FRAMES
     labels = read_label_png(masks[5])
-    overlap = np.count_nonzero((labels == 1) & source.mask(5)) / np.count_nonzero((labels == 1) | source.mask(5))
+    overlap = np.count_nonzero((labels == 1) & source.mask(5)) / np.count_nonzero(
+        (labels == 1) | source.mask(5)
+    )
     assert overlap > 0.9
     record = json.loads((out / "json" / "00005.json").read_text())
     (annotation,) = record["annotations"]
@@ -70,7 +83,15 @@ def test_track_points_on_a_later_frame_with_an_overlay_video(clip, tmp_path: Pat
     x, y = source.corner(3)
     out = tmp_path / "out"
     code, _, stderr = _cli(
-        "track", frames, "--point", f"2:3,{x + 16},{y + 16}", "--keyframe-interval", "0", "--out", out, "-q",
+        "track",
+        frames,
+        "--point",
+        f"2:3,{x + 16},{y + 16}",
+        "--keyframe-interval",
+        "0",
+        "--out",
+        out,
+        "-q",
     )
     assert code == 0, stderr
     assert len(list((out / "masks").glob("*.png"))) == FRAMES  # frames 0..2 from the backward walk
@@ -100,5 +121,7 @@ def test_track_bad_video_and_mask(clip, tmp_path: Path) -> None:  # type: ignore
     assert code == 1 and "broken.mp4" in stderr
     small = tmp_path / "00000.png"
     write_label_png(np.ones((10, 10), np.uint8), small)
-    code, _, stderr = _cli("track", frames, "--mask", small, "--model", "vit_tiny", "--out", tmp_path / "o", "-q")
+    code, _, stderr = _cli(
+        "track", frames, "--mask", small, "--model", "vit_tiny", "--out", tmp_path / "o", "-q"
+    )
     assert code == 1 and "10x10 (WxH), the video's frames are 128x96" in stderr
