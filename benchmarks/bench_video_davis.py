@@ -39,6 +39,7 @@ LABELS = {
     "flow": "(b) flow warping only",
     "reprompt": "(c) SAM re-prompted from the previous box",
     "full": "(d) full method",
+    "full_warped_box": "(d') full method, box of the warped mask",
     "key2": "(e) keyframes every 2",
     "key5": "(e) keyframes every 5",
     "key10": "(e) keyframes every 10",
@@ -57,6 +58,12 @@ def main() -> int:
         "--encoder-samples", type=int, default=3, help="frames encoded per sequence for timing"
     )
     parser.add_argument("--out", type=Path, default=None, help="json with every figure")
+    parser.add_argument(
+        "--overlays",
+        type=Path,
+        default=None,
+        help="folder for overlay PNGs of the full method (middle and last frame per sequence)",
+    )
     parser.add_argument(
         "--threads",
         type=int,
@@ -96,7 +103,10 @@ def main() -> int:
         frames = model_frames = 0
         rest_seconds = 0.0
         for sequence in sequences:
-            result = _run(sam, args.data / sequence, args.cache / "segany_small" / sequence, settings)
+            overlays = args.overlays if variant == "full" else None
+            result = _run(
+                sam, args.data / sequence, args.cache / "segany_small" / sequence, settings, overlays
+            )
             sequence_scores, seconds, count, model = result
             scores.extend(sequence_scores)
             frames, model_frames, rest_seconds = frames + count, model_frames + model, rest_seconds + seconds
@@ -139,7 +149,7 @@ def main() -> int:
     return 0
 
 
-def _run(sam, folder: Path, cache: Path, settings):  # type: ignore[no-untyped-def]
+def _run(sam, folder: Path, cache: Path, settings, overlays: Path | None = None):  # type: ignore[no-untyped-def]
     """(object scores, walk seconds without embedding loads, frames, model frames) for one sequence."""
     source = FolderFrames(folder / "images")
     truths = [read_label_png(folder / "masks" / f"{source.frame_name(i)}.png") for i in range(len(source))]
@@ -159,6 +169,13 @@ def _run(sam, folder: Path, cache: Path, settings):  # type: ignore[no-untyped-d
             file=sys.stderr,
         )
     ordered = [predictions[i] for i in range(len(source))]
+    if overlays is not None:
+        from segany.cli.drawing import draw_overlay
+
+        overlays.mkdir(parents=True, exist_ok=True)
+        for index in (len(source) // 2, len(source) - 1):
+            picture = draw_overlay(source.read(index), [ordered[index] == 1])
+            picture.save(overlays / f"{folder.name}_{index:05d}.png")
     return score_sequence(ordered, truths, folder.name), seconds, len(source), model_frames
 
 

@@ -62,11 +62,22 @@ def sam_answer(
     return logits > predictor.model.mask_threshold, _sigmoid(logits), float(scores[best]), low_res[best]
 
 
-def reprompt(predictor: SamPredictor, carried: Candidate, settings: TrackerSettings) -> Candidate:
-    """SAM's answer for a carried mask, or the carried mask itself (uncertain) when the answer fails the checks."""
+def reprompt(
+    predictor: SamPredictor, carried: Candidate, settings: TrackerSettings, previous: np.ndarray | None = None
+) -> Candidate:
+    """SAM's answer for a carried mask, or the carried mask itself (uncertain) when the answer fails the checks.
+
+    `previous` is the object's mask on the previous frame (H x W bool), for `settings.box_source`.
+    """
     box = mask_box_xyxy(carried.mask, settings.box_margin)
     if box is None:
         return carried
+    if settings.box_source != "carried" and previous is not None:
+        before = mask_box_xyxy(previous, settings.box_margin)
+        if before is not None and settings.box_source == "previous":
+            box = before
+        elif before is not None:  # "union": the box around both, robust to flow errors
+            box = np.concatenate([np.minimum(box[:2], before[:2]), np.maximum(box[2:], before[2:])])
     points = interior_points(carried.mask, settings.interior_points)
     labels = np.ones(len(points), dtype=np.int64) if len(points) else None
     mask_input = carried.logits if settings.use_mask_input else None

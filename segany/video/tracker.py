@@ -95,7 +95,7 @@ class Tracker:
 
     def _refine(self, track: ObjectTrack, carried: Candidate) -> Candidate:
         if carried.source != "lost":
-            return reprompt(self.predictor, carried, self.settings)
+            return reprompt(self.predictor, carried, self.settings, track.mask)
         if self.settings.redetect and track.last_box is not None:
             found = redetect(self.predictor, track.last_box, track.last_area, self.settings)
             if found is not None:
