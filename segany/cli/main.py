@@ -12,7 +12,19 @@ import warnings
 from collections.abc import Sequence
 from typing import NoReturn, TextIO
 
-from segany.cli import embed, evaluate, everything, export, info, segment, serve, train, weights
+from segany.cli import (
+    embed,
+    eval_video,
+    evaluate,
+    everything,
+    export,
+    info,
+    segment,
+    serve,
+    track,
+    train,
+    weights,
+)
 from segany.cli.common import PROG, CliError, Runner, debug_enabled, error, one_line, warn
 
 EXAMPLES = """
@@ -24,12 +36,14 @@ EXAMPLES = """
   segany eval --model runs/horses --data shared:horses:test --out eval/
   segany info
   segany serve --images photos/
+  segany track clip.mp4 --point 0,420,250 --out tracked/
+  segany eval-video tracked/masks davis/blackswan/masks
   segany <command> --help      (options and examples of one command)
 
 environment: SEGANY_CACHE_DIR (weights folder), SEGANY_MAX_IMAGE_PIXELS, SEGANY_DEBUG=1 (tracebacks)
 """
 
-SUBCOMMANDS = (segment, everything, embed, weights, info, export, train, evaluate, serve)
+SUBCOMMANDS = (segment, everything, embed, weights, info, export, train, evaluate, serve, track, eval_video)
 
 
 class CliParser(argparse.ArgumentParser):
