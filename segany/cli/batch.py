@@ -8,7 +8,6 @@ on; the exit code is then 1.
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -57,7 +56,7 @@ def collect_images(spec: str, recursive: bool = False) -> list[ImageItem]:
     Raises:
         CliError: nothing found, or two images would name the same outputs (same folder and stem).
     """
-    from segany.io import iter_image_paths
+    from segany.io import iter_image_paths, relative_image_names
 
     try:
         paths = iter_image_paths(spec, recursive=recursive)
@@ -66,8 +65,7 @@ def collect_images(spec: str, recursive: bool = False) -> list[ImageItem]:
     if not paths:
         hint = " (add --recursive to search subfolders)" if Path(spec).is_dir() and not recursive else ""
         raise CliError(f"no image files found in {spec}{hint}")
-    root = Path(os.path.commonpath([str(path.resolve().parent) for path in paths]))
-    items = [ImageItem(path, path.resolve().relative_to(root)) for path in paths]
+    items = [ImageItem(path, name) for path, name in zip(paths, relative_image_names(paths))]
     seen: dict[Path, Path] = {}
     for item in items:
         key = item.name.with_suffix("")

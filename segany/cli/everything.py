@@ -13,7 +13,6 @@ first written as an SA-1B json under per_image/, and annotations.json is assembl
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 from pathlib import Path
 from typing import Any
@@ -115,16 +114,6 @@ def generator_settings(args: argparse.Namespace) -> dict[str, Any]:
     return settings
 
 
-def effective_settings(generator_class: type, given: dict[str, Any]) -> dict[str, Any]:
-    """Every generator setting as the run used it: the library defaults updated with `given`."""
-    defaults = {
-        name: parameter.default
-        for name, parameter in inspect.signature(generator_class).parameters.items()
-        if parameter.default is not inspect.Parameter.empty and name not in ("point_grids", "output_mode")
-    }
-    return {**defaults, **given}
-
-
 class Layout:
     """Where one image's outputs go, and whether they are complete."""
 
@@ -154,6 +143,7 @@ class Layout:
 
 def run(args: argparse.Namespace) -> int:
     from segany.amg import SamAutomaticMaskGenerator
+    from segany.auto.settings import effective_generator_settings
     from segany.cli.models import resolve_device, resolve_model
 
     fmt = args.format or DEFAULT_FORMAT
@@ -169,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"generator settings: {exc}") from exc
     fingerprint = {
         "model": description.to_dict(),
-        "generator": effective_settings(SamAutomaticMaskGenerator, given),
+        "generator": effective_generator_settings(given),
         "format": fmt,
     }
     _check_resume(out, fingerprint, bool(args.overwrite))
