@@ -1,0 +1,76 @@
+"""Helpers for the `segany auto` tests: a tiny model, tiny photos, a slow worker, output comparisons."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from segany.auto import ImageWorker, ModelSource, read_manifest, run_auto
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+# Thresholds at which a random-weights model still yields masks (16 prompts per image).
+GRID = {"points_per_side": 4, "pred_iou_thresh": 0.0, "stability_score_thresh": 0.0}
+PHOTOS = ("chelsea.jpg", "astronaut.jpg", "dog.jpg", "rocket_portrait.jpg")
+
+
+def write_tiny_checkpoint(path: Path, image_size: int = 128) -> Path:
+    """A vit_tiny checkpoint at a small input size whose masks come in few pieces (see the CLI tests)."""
+    import torch
+
+    from segany.registry import build_sam, resolve_config
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        sam = build_sam(resolve_config("vit_tiny").with_image_size(image_size))
+    state = sam.state_dict()
+    for key in ("mask_decoder.output_upscaling.0.weight", "mask_decoder.output_upscaling.3.weight"):
+        state[key][:] = state[key].mean(dim=(2, 3), keepdim=True)
+    state["mask_decoder.iou_prediction_head.layers.2.bias"] += 1.0
+    torch.save(state, path)
+    return path
+
+
+def write_tiny_photos(folder: Path, count: int, corrupt: tuple[int, ...] = ()) -> Path:
+    """``count`` small crops of the fixture photos (img_00.jpg ...); indices in ``corrupt`` get bad bytes."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for index in range(count):
+        path = folder / f"img_{index:02d}.png"
+        if index in corrupt:
+            path.write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
+            continue
+        with Image.open(FIXTURES / PHOTOS[index % len(PHOTOS)]) as photo:
+            rgb = photo.convert("RGB")
+        left, top = 7 * index, 5 * index
+        rgb.crop((left, top, left + 72 + index, top + 56)).save(path)
+    return folder
+
+
+def output_bytes(out: Path) -> dict[str, bytes]:
+    """Every result file of a run folder (shards, markers, index) by relative path; run_log and run.json
+    are left out (the log varies by design, run.json names the model source)."""
+    files = {}
+    for path in sorted(out.rglob("*")):
+        relative = path.relative_to(out).as_posix()
+        if path.is_file() and (relative.startswith("shards/") or relative == "index.jsonl"):
+            files[relative] = path.read_bytes()
+    return files
+
+
+def local_reference(folder: Path, out: Path, checkpoint: Path, shard_size: int, **kwargs: Any) -> dict[str, bytes]:
+    """A clean local run's output files."""
+    run_auto(read_manifest(folder), out, ModelSource(str(checkpoint)), generator=GRID, shard_size=shard_size, **kwargs)
+    return output_bytes(out)
+
+
+class SlowWorker(ImageWorker):
+    """An ImageWorker that takes at least ``DELAY`` seconds per image, so that a run can be interrupted."""
+
+    DELAY = 0.5
+
+    def document(self, task: Any, image: np.ndarray) -> dict[str, Any]:
+        time.sleep(self.DELAY)
+        return super().document(task, image)
