@@ -67,10 +67,21 @@ def local_reference(folder: Path, out: Path, checkpoint: Path, shard_size: int, 
 
 
 class SlowWorker(ImageWorker):
-    """An ImageWorker that takes at least ``DELAY`` seconds per image, so that a run can be interrupted."""
+    """An ImageWorker that takes at least ``DELAY`` seconds per image, so that a run can be interrupted.
+
+    With ``node_log`` set to a folder, each image also appends the Ray node id it ran on to a file there.
+    """
 
     DELAY = 0.5
+    node_log: str | None = None
 
     def document(self, task: Any, image: np.ndarray) -> dict[str, Any]:
         time.sleep(self.DELAY)
+        if self.node_log is not None:
+            import os
+
+            import ray
+
+            with open(Path(self.node_log) / f"{os.getpid()}.txt", "a", encoding="utf-8") as log:
+                log.write(ray.get_runtime_context().get_node_id() + "\n")
         return super().document(task, image)
