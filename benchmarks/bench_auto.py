@@ -25,7 +25,9 @@ from typing import Any
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("photos", help="folder, glob, list file or manifest")
     parser.add_argument("--limit", type=int, default=200, help="images used (first N of the input)")
     parser.add_argument("--model", default="segany_small")
@@ -34,7 +36,9 @@ def main() -> None:
     # filters, NMS and RLE that follow would go untimed; these lower ones keep a few masks per image.
     parser.add_argument("--pred-iou-thresh", type=float, default=0.7)
     parser.add_argument("--stability-score-thresh", type=float, default=0.6)
-    parser.add_argument("--configs", default="local,ray1,ray2", help="comma-separated: local, ray1, ray2, ...")
+    parser.add_argument(
+        "--configs", default="local,ray1,ray2", help="comma-separated: local, ray1, ray2, ..."
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch threads per process / CPUs per actor")
     parser.add_argument("--split-images", type=int, default=20, help="images timed for the encoder split")
     parser.add_argument("--shard-size", type=int, default=25)
@@ -53,7 +57,9 @@ def main() -> None:
         "stability_score_thresh": args.stability_score_thresh,
     }
     source = ModelSource(args.model)
-    print(f"{len(entries)} images, model {args.model}, generator {generator} (no crops), {args.threads} thread(s)")
+    print(
+        f"{len(entries)} images, model {args.model}, generator {generator} (no crops), {args.threads} thread(s)"
+    )
     report: dict[str, Any] = {"images": len(entries), "model": args.model, "generator": generator}
     report["split"] = time_split(entries[: args.split_images], source, generator)
     print_split(report["split"])
@@ -78,8 +84,10 @@ def main() -> None:
                 # Overhead per image: the extra seconds each image costs a worker beyond the local engine.
                 overhead = result["steady_seconds_per_image"] * workers - local
                 result["overhead_seconds_per_image"] = overhead
-                print(f"{name}: overhead per image per worker {overhead * 1000:.0f} ms "
-                      f"({100 * overhead / local:.1f}% of the local {local * 1000:.0f} ms)")
+                print(
+                    f"{name}: overhead per image per worker {overhead * 1000:.0f} ms "
+                    f"({100 * overhead / local:.1f}% of the local {local * 1000:.0f} ms)"
+                )
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
 
@@ -111,7 +119,9 @@ def time_split(entries: list[Any], source: Any, generator: dict[str, Any]) -> di
     }
 
 
-def run_config(config: str, entries: list[Any], out: Path, source: Any, generator: dict[str, Any], args: Any) -> dict[str, Any]:
+def run_config(
+    config: str, entries: list[Any], out: Path, source: Any, generator: dict[str, Any], args: Any
+) -> dict[str, Any]:
     from segany.auto import run_auto
     from segany.auto.store import SHARDS_DIR
 
@@ -138,7 +148,11 @@ def run_config(config: str, entries: list[Any], out: Path, source: Any, generato
 
         ray.shutdown()  # each Ray configuration starts its own local cluster
     steady = (finished[-1] - finished[0]) / max(1, len(finished) - 1)
-    files = {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted((out / SHARDS_DIR).rglob("*")) if p.is_file()}
+    files = {
+        p.relative_to(out).as_posix(): p.read_bytes()
+        for p in sorted((out / SHARDS_DIR).rglob("*"))
+        if p.is_file()
+    }
     return {
         "wall_s": wall,
         "images_per_minute": 60 * summary.processed / wall,

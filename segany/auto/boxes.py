@@ -46,7 +46,9 @@ def read_boxes(path: str | Path) -> dict[str, list[Box]]:
             if line.strip():
                 row = _parse(line, f"{file} line {number}")
                 if not isinstance(row, dict) or "id" not in row or "boxes" not in row:
-                    raise ManifestError(f"--boxes {file} line {number}: expected {{\"id\": ..., \"boxes\": [...]}}")
+                    raise ManifestError(
+                        f'--boxes {file} line {number}: expected {{"id": ..., "boxes": [...]}}'
+                    )
                 pairs.append((row["id"], row["boxes"]))
     boxes: dict[str, list[Box]] = {}
     for image_id, value in pairs:
@@ -71,14 +73,20 @@ def _parse(text: str, where: str) -> Any:
 
 def _check_boxes(value: Any, where: str) -> list[Box]:
     if not isinstance(value, list):
-        raise ManifestError(f"{where}: boxes must be a list of [x0, y0, x1, y1] (XYXY pixels), got {value!r}"[:300])
+        raise ManifestError(
+            f"{where}: boxes must be a list of [x0, y0, x1, y1] (XYXY pixels), got {value!r}"[:300]
+        )
     checked = []
     for index, box in enumerate(value):
         if (
             not isinstance(box, list)
             or len(box) != 4
-            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in box)
+            or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in box
+            )
         ):
-            raise ManifestError(f"{where}: box {index} must be 4 finite numbers [x0, y0, x1, y1], got {box!r}"[:300])
+            raise ManifestError(
+                f"{where}: box {index} must be 4 finite numbers [x0, y0, x1, y1], got {box!r}"[:300]
+            )
         checked.append((float(box[0]), float(box[1]), float(box[2]), float(box[3])))
     return checked

@@ -86,7 +86,9 @@ def read_index(out: str | Path) -> list[IndexRow]:
     return rows
 
 
-def iter_results(out: str | Path, output_mode: str = "coco_rle") -> Iterator[tuple[IndexRow, Any, list[dict[str, Any]]]]:
+def iter_results(
+    out: str | Path, output_mode: str = "coco_rle"
+) -> Iterator[tuple[IndexRow, Any, list[dict[str, Any]]]]:
     """(index row, ImageInfo, records) for every image segmented without error, in input order.
 
     Records are the generator's (``segmentation`` in ``output_mode``) plus each annotation's ``id``.

@@ -139,7 +139,7 @@ def _read_table(path: Path, suffix: str) -> list[tuple[str, str]]:
 
 def _parquet_rows(path: Path) -> list[dict[str, object]]:
     try:
-        import pyarrow.parquet as parquet
+        from pyarrow import parquet  # type: ignore[import-untyped]
     except ImportError as exc:
         raise ManifestError(
             f"{path}: reading Parquet manifests needs pyarrow: pip install 'segany[scale]'"

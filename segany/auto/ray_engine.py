@@ -36,7 +36,7 @@ MAX_BLOCKS = 4096
 def import_ray() -> Any:
     try:
         import ray
-        import ray.data  # noqa: F401 - the Data library is the part used
+        import ray.data
     except ImportError as exc:
         raise ImportError(
             "the Ray engine needs Ray Data: pip install 'segany[scale]' (or pip install 'ray[data]')"

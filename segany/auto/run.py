@@ -153,7 +153,9 @@ def run_auto(
 
         del model  # each actor builds its own
         run_ray(plan, tracker, store, source, settings, record, **engine_options)
-    committed = [(shard.name, tracker.committed[shard.name]) for shard in shards if shard.name in tracker.committed]
+    committed = [
+        (shard.name, tracker.committed[shard.name]) for shard in shards if shard.name in tracker.committed
+    ]
     rows = index_rows(committed)
     write_index(output, rows)
     summary.errors = sum(row.error is not None for row in rows)

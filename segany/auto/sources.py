@@ -61,8 +61,8 @@ class _SchemeUnknown(Exception):
 
 
 def _read_with_pyarrow(uri: str) -> bytes:
-    import pyarrow
-    import pyarrow.fs
+    import pyarrow  # type: ignore[import-untyped]
+    import pyarrow.fs  # type: ignore[import-untyped]
 
     try:
         filesystem, path = pyarrow.fs.FileSystem.from_uri(uri)
@@ -84,7 +84,7 @@ def _read_with_pyarrow(uri: str) -> bytes:
 
 def _read_with_fsspec(uri: str) -> bytes:
     try:
-        import fsspec
+        import fsspec  # type: ignore[import-untyped]
     except ImportError as exc:
         raise ImageLoadError(
             uri, "reading URLs needs pyarrow or fsspec with the store's driver: pip install 'segany[scale]'"

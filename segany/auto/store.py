@@ -76,7 +76,11 @@ class ShardStore:
         path = self.out / RUN_FILE
         if path.is_file() and not overwrite:
             previous = _load(path)
-            changed = [key for key in ("settings_sha256", "model_fingerprint") if previous.get(key) != self.identity[key]]
+            changed = [
+                key
+                for key in ("settings_sha256", "model_fingerprint")
+                if previous.get(key) != self.identity[key]
+            ]
             if changed:
                 what = " and ".join("settings" if key == "settings_sha256" else "model" for key in changed)
                 raise RunMismatchError(
@@ -89,7 +93,9 @@ class ShardStore:
             from segany.auto.index import INDEX_FILE
 
             (self.out / INDEX_FILE).unlink(missing_ok=True)
-        write_atomic(self.out / RUN_FILE, (json.dumps(self.identity, indent=2, sort_keys=True) + "\n").encode())
+        write_atomic(
+            self.out / RUN_FILE, (json.dumps(self.identity, indent=2, sort_keys=True) + "\n").encode()
+        )
 
     # ------------------------------------------------------------------ paths
     def staging_dir(self, shard: str) -> Path:
@@ -153,7 +159,13 @@ class ShardStore:
                 document = _load(folder / f"{key}.json")
                 image = document["image"]
                 return ImageRow(
-                    task.id, task.image_id, task.uri, image["width"], image["height"], len(document["annotations"]), None
+                    task.id,
+                    task.image_id,
+                    task.uri,
+                    image["width"],
+                    image["height"],
+                    len(document["annotations"]),
+                    None,
                 )
             if (folder / f"{key}{ERROR_SUFFIX}").is_file():
                 return ImageRow.from_dict(_load(folder / f"{key}{ERROR_SUFFIX}"))
@@ -215,5 +227,5 @@ def _load(path: Path) -> dict[str, Any]:
     with path.open("r", encoding="utf-8") as handle:
         document = json.load(handle)
     if not isinstance(document, dict):
-        raise ValueError(f"{path}: expected a json object")
+        raise ValueError(f"{path}: expected a json object")  # noqa: TRY004 - a malformed file, not a bad argument
     return document

@@ -106,7 +106,9 @@ class ImageWorker:
         self.settings = settings
         self.model = model
         if settings.mode == "grid":
-            self.generator: Any = SamAutomaticMaskGenerator(model, **settings.generator, output_mode=OUTPUT_MODE)
+            self.generator: Any = SamAutomaticMaskGenerator(
+                model, **settings.generator, output_mode=OUTPUT_MODE
+            )
         else:
             self.predictor = SamPredictor(model)
 
@@ -115,8 +117,12 @@ class ImageWorker:
         from segany.formats import ImageInfo
         from segany.formats.sa1b import sa1b_document
 
-        records = self.generator.generate(image) if self.settings.mode == "grid" else self._box_records(task, image)
-        info = ImageInfo(task.id, width=int(image.shape[1]), height=int(image.shape[0]), image_id=task.image_id)
+        records = (
+            self.generator.generate(image) if self.settings.mode == "grid" else self._box_records(task, image)
+        )
+        info = ImageInfo(
+            task.id, width=int(image.shape[1]), height=int(image.shape[0]), image_id=task.image_id
+        )
         return sa1b_document(records, info)
 
     def _box_records(self, task: ImageTask, image: np.ndarray) -> list[dict[str, Any]]:
@@ -135,7 +141,9 @@ class ImageWorker:
         try:
             for start in range(0, len(task.boxes), BOXES_PER_PASS):
                 boxes = np.asarray(task.boxes[start : start + BOXES_PER_PASS], dtype=np.float64)  # N x 4 XYXY
-                logits, scores, _ = self.predictor.predict_boxes(boxes, multimask_output=False, return_logits=True)
+                logits, scores, _ = self.predictor.predict_boxes(
+                    boxes, multimask_output=False, return_logits=True
+                )
                 logits_t = torch.from_numpy(np.ascontiguousarray(logits[:, 0]))  # N x H x W, original frame
                 stability = calculate_stability_score(logits_t, threshold, 1.0).tolist()
                 for index in range(len(boxes)):
@@ -173,7 +181,9 @@ def run_image(
         except Exception as exc:  # noqa: BLE001 - one image's failure is its error row, the shard goes on
             error = describe_error(exc)
     masks = 0 if document is None else len(document["annotations"])
-    row = ImageRow(task.id, task.image_id, task.uri, width, height, masks, error if document is None else None)
+    row = ImageRow(
+        task.id, task.image_id, task.uri, width, height, masks, error if document is None else None
+    )
     data = None if document is None else json.dumps(document, allow_nan=False).encode()
     stage(task, data, row)
     return row

@@ -50,22 +50,46 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("input", metavar="INPUT", help="folder, glob, image, list file or manifest")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder (created if needed)")
     parser.add_argument("--engine", choices=("local", "ray"), default=None, help="executor (default local)")
-    parser.add_argument("--address", metavar="ADDR", default=None, help="Ray cluster address (default: local)")
-    parser.add_argument("--workers", type=positive_int, default=None, metavar="N", help="Ray model actors (default 1)")
-    parser.add_argument("--cpus-per-worker", type=finite_float, default=None, metavar="F", help="CPUs per actor (1)")
-    parser.add_argument("--gpus-per-worker", type=finite_float, default=None, metavar="F", help="GPUs per actor (0)")
-    parser.add_argument("--batch-size", type=positive_int, default=None, metavar="N", help="images per actor call")
     parser.add_argument(
-        "--shard-size", type=positive_int, default=None, metavar="N", help=f"images per shard ({DEFAULT_SHARD_SIZE})"
+        "--address", metavar="ADDR", default=None, help="Ray cluster address (default: local)"
     )
-    parser.add_argument("--boxes", metavar="FILE", default=None, help="XYXY boxes per image id (.jsonl / .json)")
-    parser.add_argument("--preset", choices=PRESETS, default=None, help="generator settings preset (flags override)")
+    parser.add_argument(
+        "--workers", type=positive_int, default=None, metavar="N", help="Ray model actors (default 1)"
+    )
+    parser.add_argument(
+        "--cpus-per-worker", type=finite_float, default=None, metavar="F", help="CPUs per actor (1)"
+    )
+    parser.add_argument(
+        "--gpus-per-worker", type=finite_float, default=None, metavar="F", help="GPUs per actor (0)"
+    )
+    parser.add_argument(
+        "--batch-size", type=positive_int, default=None, metavar="N", help="images per actor call"
+    )
+    parser.add_argument(
+        "--shard-size",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help=f"images per shard ({DEFAULT_SHARD_SIZE})",
+    )
+    parser.add_argument(
+        "--boxes", metavar="FILE", default=None, help="XYXY boxes per image id (.jsonl / .json)"
+    )
+    parser.add_argument(
+        "--preset", choices=PRESETS, default=None, help="generator settings preset (flags override)"
+    )
     parser.add_argument("--recursive", action="store_true", default=None, help="include subfolders")
-    parser.add_argument("--overwrite", action="store_true", default=None, help="discard results of other settings")
-    group = parser.add_argument_group("generator settings (grid mode; default: the preset, else the official values)")
+    parser.add_argument(
+        "--overwrite", action="store_true", default=None, help="discard results of other settings"
+    )
+    group = parser.add_argument_group(
+        "generator settings (grid mode; default: the preset, else the official values)"
+    )
     for dest, kind, text in GENERATOR_FLAGS:
         metavar = "F" if kind is finite_float else "N"
-        group.add_argument(f"--{dest.replace('_', '-')}", dest=dest, type=kind, metavar=metavar, default=None, help=text)
+        group.add_argument(
+            f"--{dest.replace('_', '-')}", dest=dest, type=kind, metavar=metavar, default=None, help=text
+        )
     add_model_options(parser)
     add_quiet_option(parser)
     parser.set_defaults(run=run)
@@ -85,7 +109,9 @@ def run(args: argparse.Namespace) -> int:
     boxes = None
     if args.boxes is not None:
         if generator:
-            raise CliError("--boxes gives one mask per box: the grid settings (--preset, --points-per-side, ...) do not apply")
+            raise CliError(
+                "--boxes gives one mask per box: the grid settings (--preset, --points-per-side, ...) do not apply"
+            )
         boxes = read_boxes(args.boxes)
     entries = read_manifest(args.input, recursive=bool(args.recursive))
     out = output_dir(args.out)
@@ -126,5 +152,7 @@ def run(args: argparse.Namespace) -> int:
             raise CliError(str(exc)) from exc
     print(f"{out}: {summary.line()}")
     if summary.shards_unfinished:
-        print(f"{out}: {summary.shards_unfinished} shard(s) unfinished; run the command again to complete them")
+        print(
+            f"{out}: {summary.shards_unfinished} shard(s) unfinished; run the command again to complete them"
+        )
     return 1 if summary.errors or summary.shards_unfinished else 0

@@ -12,8 +12,8 @@ import warnings
 from collections.abc import Sequence
 from typing import NoReturn, TextIO
 
-from segany.cli import embed, evaluate, everything, export, info, segment, train, weights
 from segany.cli import auto as auto_command
+from segany.cli import embed, evaluate, everything, export, info, segment, train, weights
 from segany.cli.common import PROG, CliError, Runner, debug_enabled, error, one_line, warn
 
 EXAMPLES = """
@@ -30,7 +30,7 @@ environment: SEGANY_CACHE_DIR (weights folder), SEGANY_MAX_IMAGE_PIXELS, SEGANY_
 """
 
 SUBCOMMANDS = (segment, everything, embed, weights, info, export, train, evaluate)
-SUBCOMMANDS += (auto_command,)
+SUBCOMMANDS += (auto_command,)  # type: ignore[assignment]  # appended on its own line: merge-friendly
 
 
 class CliParser(argparse.ArgumentParser):

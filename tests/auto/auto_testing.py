@@ -60,9 +60,18 @@ def output_bytes(out: Path) -> dict[str, bytes]:
     return files
 
 
-def local_reference(folder: Path, out: Path, checkpoint: Path, shard_size: int, **kwargs: Any) -> dict[str, bytes]:
+def local_reference(
+    folder: Path, out: Path, checkpoint: Path, shard_size: int, **kwargs: Any
+) -> dict[str, bytes]:
     """A clean local run's output files."""
-    run_auto(read_manifest(folder), out, ModelSource(str(checkpoint)), generator=GRID, shard_size=shard_size, **kwargs)
+    run_auto(
+        read_manifest(folder),
+        out,
+        ModelSource(str(checkpoint)),
+        generator=GRID,
+        shard_size=shard_size,
+        **kwargs,
+    )
     return output_bytes(out)
 
 

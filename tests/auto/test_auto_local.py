@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from auto_testing import GRID, output_bytes
-from PIL import Image
 
 from segany.auto import (
     ModelSource,
@@ -35,9 +34,13 @@ def model(tiny_checkpoint: Path):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="module")
-def first_run(tmp_path_factory: pytest.TempPathFactory, photos: Path, tiny_checkpoint: Path) -> tuple[Path, object]:
+def first_run(
+    tmp_path_factory: pytest.TempPathFactory, photos: Path, tiny_checkpoint: Path
+) -> tuple[Path, object]:
     out = tmp_path_factory.mktemp("auto_local") / "out"
-    summary = run_auto(read_manifest(photos), out, ModelSource(str(tiny_checkpoint)), generator=GRID, shard_size=SHARD)
+    summary = run_auto(
+        read_manifest(photos), out, ModelSource(str(tiny_checkpoint)), generator=GRID, shard_size=SHARD
+    )
     return out, summary
 
 
@@ -101,7 +104,9 @@ def test_rerun_skips_everything_and_changes_no_byte(first_run, photos: Path, tin
     out, _ = first_run
     before = output_bytes(out)
     times = {path: path.stat().st_mtime_ns for path in (out / "shards").rglob("*")}
-    summary = run_auto(read_manifest(photos), out, ModelSource(str(tiny_checkpoint)), generator=GRID, shard_size=SHARD)
+    summary = run_auto(
+        read_manifest(photos), out, ModelSource(str(tiny_checkpoint)), generator=GRID, shard_size=SHARD
+    )
     assert summary.processed == 0 and summary.skipped == 10 and summary.shards_skipped == 4
     assert output_bytes(out) == before
     assert {path: path.stat().st_mtime_ns for path in (out / "shards").rglob("*")} == times
@@ -145,7 +150,9 @@ def test_other_settings_are_refused_unless_overwrite(first_run, photos: Path, ti
     out, _ = first_run
     source = ModelSource(str(tiny_checkpoint))
     with pytest.raises(RunMismatchError, match="another settings"):
-        run_auto(read_manifest(photos), out, source, generator={**GRID, "points_per_side": 3}, shard_size=SHARD)
+        run_auto(
+            read_manifest(photos), out, source, generator={**GRID, "points_per_side": 3}, shard_size=SHARD
+        )
     with pytest.raises(RunMismatchError, match="another settings"):
         run_auto(read_manifest(photos), out, source, generator=GRID, shard_size=SHARD + 1)
     with pytest.raises(RunMismatchError, match="another model"):
@@ -157,22 +164,37 @@ def test_overwrite_replaces_the_results(photos: Path, tiny_checkpoint: Path, tmp
     source = ModelSource(str(tiny_checkpoint))
     run_auto(read_manifest(photos), out, source, generator=GRID, shard_size=5)
     summary = run_auto(
-        read_manifest(photos), out, source, generator={**GRID, "points_per_side": 2}, shard_size=4, overwrite=True
+        read_manifest(photos),
+        out,
+        source,
+        generator={**GRID, "points_per_side": 2},
+        shard_size=4,
+        overwrite=True,
     )
     assert summary.processed == 10 and summary.shards == 3
-    assert sorted(p.name for p in (out / "shards").glob("*.done.json")) == [f"00000{i}.done.json" for i in range(3)]
+    assert sorted(p.name for p in (out / "shards").glob("*.done.json")) == [
+        f"00000{i}.done.json" for i in range(3)
+    ]
     assert json.loads((out / "run.json").read_text())["settings"]["generator"]["points_per_side"] == 2
 
 
-def test_boxes_mode_gives_the_predictors_masks(photos: Path, tiny_checkpoint: Path, model, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_boxes_mode_gives_the_predictors_masks(
+    photos: Path, tiny_checkpoint: Path, model, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     from segany import SamPredictor
 
-    given = {"img_00.png": [[5, 6, 40, 30], [0, 0, 71, 55]], "img_01.png": [[10, 10, 20, 50]], "img_02.png": [[9, 9, 3, 3]]}
+    given = {
+        "img_00.png": [[5, 6, 40, 30], [0, 0, 71, 55]],
+        "img_01.png": [[10, 10, 20, 50]],
+        "img_02.png": [[9, 9, 3, 3]],
+    }
     manifest = tmp_path / "list.txt"  # a list file: ids are its lines (here absolute paths)
     manifest.write_text("".join(f"{photos / f'img_0{i}.png'}\n" for i in range(4)))
     boxes = {str(photos / name): value for name, value in given.items()}
     out = tmp_path / "out"
-    summary = run_auto(read_manifest(manifest), out, ModelSource(str(tiny_checkpoint)), boxes=boxes, shard_size=2)
+    summary = run_auto(
+        read_manifest(manifest), out, ModelSource(str(tiny_checkpoint)), boxes=boxes, shard_size=2
+    )
     rows = {Path(row.id).name: row for row in read_index(out)}
     assert rows["img_02.png"].error is not None and "x1" in rows["img_02.png"].error  # x1 < x0: an error row
     assert rows["img_03.png"].error is not None  # corrupt
@@ -193,7 +215,10 @@ def test_boxes_mode_gives_the_predictors_masks(photos: Path, tiny_checkpoint: Pa
 
 def test_urls_and_manifests_read_the_same_images(photos: Path, tiny_checkpoint: Path, tmp_path: Path) -> None:
     """A JSONL manifest of file:// URLs (read through pyarrow's filesystems) gives the folder run's masks."""
-    lines = [json.dumps({"id": f"img_0{i}.png", "uri": (photos / f"img_0{i}.png").resolve().as_uri()}) for i in (0, 1)]
+    lines = [
+        json.dumps({"id": f"img_0{i}.png", "uri": (photos / f"img_0{i}.png").resolve().as_uri()})
+        for i in (0, 1)
+    ]
     manifest = tmp_path / "m.jsonl"
     manifest.write_text("\n".join(lines) + "\n")
     source = ModelSource(str(tiny_checkpoint))
@@ -220,7 +245,16 @@ def test_index_readers_and_coco_export(first_run, tmp_path: Path) -> None:  # ty
 
 
 def test_command_line_runs_and_resumes(photos: Path, tiny_checkpoint: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
-    argv = ["auto", str(photos), "--out", str(tmp_path / "o"), "--model", str(tiny_checkpoint), "--shard-size", "4"]
+    argv = [
+        "auto",
+        str(photos),
+        "--out",
+        str(tmp_path / "o"),
+        "--model",
+        str(tiny_checkpoint),
+        "--shard-size",
+        "4",
+    ]
     grid = ["--points-per-side", "4", "--pred-iou-thresh", "0", "--stability-score-thresh", "0", "-q"]
     assert main(argv + grid) == 1  # one corrupt image -> exit code 1
     assert "10 image(s) in 3 shard(s): 10 processed" in capsys.readouterr().out

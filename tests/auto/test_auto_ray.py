@@ -50,7 +50,9 @@ def cluster() -> Iterator[tuple[Any, Any]]:
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory, photos: Path, tiny_checkpoint: Path) -> dict[str, bytes]:
+def reference(
+    tmp_path_factory: pytest.TempPathFactory, photos: Path, tiny_checkpoint: Path
+) -> dict[str, bytes]:
     return local_reference(photos, tmp_path_factory.mktemp("ray_reference") / "out", tiny_checkpoint, SHARD)
 
 
@@ -90,7 +92,10 @@ run_auto(read_manifest(photos), out, ModelSource(checkpoint), generator=GRID, sh
 
 
 def _markers(out: Path) -> dict[str, tuple[int, bytes]]:
-    return {path.name: (path.stat().st_mtime_ns, path.read_bytes()) for path in (out / "shards").glob("*.done.json")}
+    return {
+        path.name: (path.stat().st_mtime_ns, path.read_bytes())
+        for path in (out / "shards").glob("*.done.json")
+    }
 
 
 def test_driver_killed_mid_run_then_rerun_redoes_only_unfinished_shards(
@@ -98,7 +103,16 @@ def test_driver_killed_mid_run_then_rerun_redoes_only_unfinished_shards(
 ) -> None:
     head, _ = cluster
     out = tmp_path / "out"
-    argv = [sys.executable, "-c", DRIVER, head.address, str(photos), str(out), str(tiny_checkpoint), str(SHARD)]
+    argv = [
+        sys.executable,
+        "-c",
+        DRIVER,
+        head.address,
+        str(photos),
+        str(out),
+        str(tiny_checkpoint),
+        str(SHARD),
+    ]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), os.environ.get("PYTHONPATH", "")])}
     driver = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 240
@@ -151,7 +165,9 @@ def test_worker_node_removed_mid_run_loses_and_duplicates_nothing(
     monkeypatch.setattr(SlowWorker, "node_log", str(nodes_log))
     seen: list[str] = []
     outcome: dict[str, Any] = {}
-    worker_id = next(node["NodeID"] for node in ray.nodes() if node["NodeManagerPort"] == worker.node_manager_port)
+    worker_id = next(
+        node["NodeID"] for node in ray.nodes() if node["NodeManagerPort"] == worker.node_manager_port
+    )
 
     def ran_on() -> set[str]:
         return {line for log in nodes_log.iterdir() for line in log.read_text().split()}
@@ -169,14 +185,16 @@ def test_worker_node_removed_mid_run_loses_and_duplicates_nothing(
                 worker_class=SlowWorker,
                 on_row=lambda row: seen.append(row.id),
             )
-        except BaseException as exc:  # re-raised in the test thread
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the test thread
             outcome["error"] = exc
 
     thread = threading.Thread(target=drive, daemon=True)
     thread.start()
     deadline = time.monotonic() + 240
     while worker_id not in ran_on():  # remove the node while it segments an image
-        assert thread.is_alive() and time.monotonic() < deadline, outcome.get("error", "nothing ran on the worker")
+        assert thread.is_alive() and time.monotonic() < deadline, outcome.get(
+            "error", "nothing ran on the worker"
+        )
         time.sleep(0.05)
     removed_at = len(seen)
     head.remove_node(worker)
