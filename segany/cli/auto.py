@@ -27,7 +27,7 @@ from segany.cli.common import (
     progress_bar,
     subcommand_parser,
 )
-from segany.cli.everything import GENERATOR_FLAGS, PRESETS, generator_settings
+from segany.cli.everything import PRESETS, add_generator_options, generator_settings
 
 EXAMPLES = """
   segany auto photos/ --out auto/ --preset fast
@@ -82,14 +82,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--overwrite", action="store_true", default=None, help="discard results of other settings"
     )
-    group = parser.add_argument_group(
-        "generator settings (grid mode; default: the preset, else the official values)"
-    )
-    for dest, kind, text in GENERATOR_FLAGS:
-        metavar = "F" if kind is finite_float else "N"
-        group.add_argument(
-            f"--{dest.replace('_', '-')}", dest=dest, type=kind, metavar=metavar, default=None, help=text
-        )
+    add_generator_options(parser, "generator settings, grid mode")
     add_model_options(parser)
     add_quiet_option(parser)
     parser.set_defaults(run=run)

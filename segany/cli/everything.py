@@ -88,16 +88,21 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--overlay", action="store_true", default=None, help="also write overlays/<name>.png")
     parser.add_argument("--recursive", action="store_true", default=None, help="include subfolders")
     parser.add_argument("--overwrite", action="store_true", default=None, help="redo images already done")
-    group = parser.add_argument_group("generator settings (default: the preset, else the official values)")
+    add_generator_options(parser)
+    add_model_options(parser)
+    add_quiet_option(parser)
+    parser.set_defaults(run=run)
+    return parser
+
+
+def add_generator_options(parser: argparse.ArgumentParser, title: str = "generator settings") -> None:
+    """One flag per GENERATOR_FLAGS entry (default None: the preset, else the library, decides)."""
+    group = parser.add_argument_group(f"{title} (default: the preset, else the official values)")
     for dest, kind, text in GENERATOR_FLAGS:
         metavar = "F" if kind is finite_float else "N"
         group.add_argument(
             f"--{dest.replace('_', '-')}", dest=dest, type=kind, metavar=metavar, default=None, help=text
         )
-    add_model_options(parser)
-    add_quiet_option(parser)
-    parser.set_defaults(run=run)
-    return parser
 
 
 def generator_settings(args: argparse.Namespace) -> dict[str, Any]:

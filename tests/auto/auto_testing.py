@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from segany.auto import ImageWorker, ModelSource, read_manifest, run_auto
+from segany.auto import ImageWorker, ModelSource, RunSummary, read_manifest, run_auto
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))
+from cli_testing import write_smooth_tiny_checkpoint
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 # Thresholds at which a random-weights model still yields masks (16 prompts per image).
@@ -17,21 +21,21 @@ GRID = {"points_per_side": 4, "pred_iou_thresh": 0.0, "stability_score_thresh": 
 PHOTOS = ("chelsea.jpg", "astronaut.jpg", "dog.jpg", "rocket_portrait.jpg")
 
 
-def write_tiny_checkpoint(path: Path, image_size: int = 128) -> Path:
-    """A vit_tiny checkpoint at a small input size whose masks come in few pieces (see the CLI tests)."""
-    import torch
+def write_tiny_checkpoint(path: Path) -> Path:
+    """A vit_tiny checkpoint at a 128-pixel input whose masks come in few pieces (the CLI tests' recipe)."""
+    return write_smooth_tiny_checkpoint(path, image_size=128)
 
-    from segany.registry import build_sam, resolve_config
 
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        sam = build_sam(resolve_config("vit_tiny").with_image_size(image_size))
-    state = sam.state_dict()
-    for key in ("mask_decoder.output_upscaling.0.weight", "mask_decoder.output_upscaling.3.weight"):
-        state[key][:] = state[key].mean(dim=(2, 3), keepdim=True)
-    state["mask_decoder.iou_prediction_head.layers.2.bias"] += 1.0
-    torch.save(state, path)
-    return path
+def run_photos(photos: Path, out: Path, checkpoint: Path, shard_size: int, **kwargs: Any) -> RunSummary:
+    """``run_auto`` over a folder with the tiny model and the low-threshold grid."""
+    return run_auto(
+        read_manifest(photos),
+        out,
+        ModelSource(str(checkpoint)),
+        generator=GRID,
+        shard_size=shard_size,
+        **kwargs,
+    )
 
 
 def write_tiny_photos(folder: Path, count: int, corrupt: tuple[int, ...] = ()) -> Path:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from auto_testing import GRID, output_bytes
+from auto_testing import GRID, output_bytes, run_photos
 
 from segany.auto import (
     ModelSource,
@@ -38,9 +38,7 @@ def first_run(
     tmp_path_factory: pytest.TempPathFactory, photos: Path, tiny_checkpoint: Path
 ) -> tuple[Path, object]:
     out = tmp_path_factory.mktemp("auto_local") / "out"
-    summary = run_auto(
-        read_manifest(photos), out, ModelSource(str(tiny_checkpoint)), generator=GRID, shard_size=SHARD
-    )
+    summary = run_photos(photos, out, tiny_checkpoint, SHARD)
     return out, summary
 
 
@@ -104,9 +102,7 @@ def test_rerun_skips_everything_and_changes_no_byte(first_run, photos: Path, tin
     out, _ = first_run
     before = output_bytes(out)
     times = {path: path.stat().st_mtime_ns for path in (out / "shards").rglob("*")}
-    summary = run_auto(
-        read_manifest(photos), out, ModelSource(str(tiny_checkpoint)), generator=GRID, shard_size=SHARD
-    )
+    summary = run_photos(photos, out, tiny_checkpoint, SHARD)
     assert summary.processed == 0 and summary.skipped == 10 and summary.shards_skipped == 4
     assert output_bytes(out) == before
     assert {path: path.stat().st_mtime_ns for path in (out / "shards").rglob("*")} == times
@@ -130,12 +126,11 @@ def test_interrupted_run_redoes_only_unfinished_work(
     (out / "index.jsonl").unlink()
     untouched = {path: path.stat().st_mtime_ns for path in (out / "shards").rglob("*")}
     seen = []
-    summary = run_auto(
-        read_manifest(photos),
+    summary = run_photos(
+        photos,
         out,
-        ModelSource(str(tiny_checkpoint)),
-        generator=GRID,
-        shard_size=SHARD,
+        tiny_checkpoint,
+        SHARD,
         on_row=lambda row: seen.append(row.id),
     )
     assert sorted(seen) == ["img_06.png", "img_07.png"]

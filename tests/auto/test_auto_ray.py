@@ -15,9 +15,7 @@ from typing import Any
 
 import auto_testing
 import pytest
-from auto_testing import GRID, SlowWorker, local_reference, output_bytes
-
-from segany.auto import ModelSource, read_manifest, run_auto
+from auto_testing import SlowWorker, local_reference, output_bytes, run_photos
 
 ray = pytest.importorskip("ray", reason="the Ray tests need the scale extra: pip install 'segany[scale]'")
 
@@ -60,12 +58,11 @@ def test_ray_gives_the_local_engines_bytes(
     cluster: Any, reference: dict[str, bytes], photos: Path, tiny_checkpoint: Path, tmp_path: Path
 ) -> None:
     seen: list[str] = []
-    summary = run_auto(
-        read_manifest(photos),
+    summary = run_photos(
+        photos,
         tmp_path / "out",
-        ModelSource(str(tiny_checkpoint)),
-        generator=GRID,
-        shard_size=SHARD,
+        tiny_checkpoint,
+        SHARD,
         engine="ray",
         workers=2,
         on_row=lambda row: seen.append(row.id),
@@ -131,12 +128,11 @@ def test_driver_killed_mid_run_then_rerun_redoes_only_unfinished_shards(
     done_ids = {f"img_{i:02d}.png" for i in range(10) if f"{i // SHARD:06d}" in done_shards}
 
     seen: list[str] = []
-    summary = run_auto(
-        read_manifest(photos),
+    summary = run_photos(
+        photos,
         out,
-        ModelSource(str(tiny_checkpoint)),
-        generator=GRID,
-        shard_size=SHARD,
+        tiny_checkpoint,
+        SHARD,
         engine="ray",
         workers=2,
         on_row=lambda row: seen.append(row.id),
@@ -174,12 +170,11 @@ def test_worker_node_removed_mid_run_loses_and_duplicates_nothing(
 
     def drive() -> None:
         try:
-            outcome["summary"] = run_auto(
-                read_manifest(photos),
+            outcome["summary"] = run_photos(
+                photos,
                 out,
-                ModelSource(str(tiny_checkpoint)),
-                generator=GRID,
-                shard_size=SHARD,
+                tiny_checkpoint,
+                SHARD,
                 engine="ray",
                 workers=2,
                 worker_class=SlowWorker,
