@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,18 +33,19 @@ class ModelSource:
     """How a process (the driver, or a Ray actor elsewhere) builds the run's model.
 
     ``spec`` and ``arch`` are the CLI's ``--model`` / ``--arch`` (None: the best weights present offline);
-    ``device`` a torch device string. Picklable, so it travels to Ray actors instead of the weights.
+    ``device`` is the CLI's ``--device`` (auto, cpu, cuda, mps), resolved by the process that loads the model.
+    Picklable, so it travels to Ray actors instead of the weights.
     """
 
     spec: str | None = None
     arch: str | None = None
-    device: str = "cpu"
+    device: str = "auto"
 
     def load(self) -> tuple[Sam, str]:
         """(model in eval mode on the device, a description for the run's records)."""
-        from segany.cli.models import resolve_model
+        from segany.cli.models import resolve_device, resolve_model
 
-        sam, description = resolve_model(self.spec, self.device, self.arch)
+        sam, description = resolve_model(self.spec, resolve_device(self.device), self.arch)
         return sam, str(description)
 
 
@@ -118,7 +119,8 @@ def run_auto(
         if boxes is not None
         else RunSettings("grid", shard_size, generator=effective_generator_settings(generator or {}))
     )
-    model, description = source.load()
+    # The driver of a Ray run only fingerprints the model: on the CPU, which a head node without GPUs has.
+    model, description = (source if engine == "local" else replace(source, device="cpu")).load()
     identity = {
         "settings": settings.to_dict(),
         "settings_sha256": settings.digest(),
@@ -162,5 +164,6 @@ def run_auto(
     summary.masks = sum(row.masks for row in rows)
     summary.shards_unfinished = len(tracker.unfinished)
     summary.seconds = time.perf_counter() - start
+    store.tidy()
     store.append_log({"engine": engine, "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **summary.to_dict()})
     return summary

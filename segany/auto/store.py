@@ -201,6 +201,16 @@ class ShardStore:
         }
         write_atomic(self.marker(shard.name), (canonical_json(marker) + "\n").encode())
 
+    def tidy(self) -> None:
+        """Remove staging folders left empty by committed shards."""
+        staging = self.out / STAGING_DIR
+        if staging.is_dir():
+            for folder in staging.iterdir():
+                if folder.is_dir() and not any(folder.iterdir()):
+                    folder.rmdir()
+            if not any(staging.iterdir()):
+                staging.rmdir()
+
     def append_log(self, entry: dict[str, Any]) -> None:
         with (self.out / RUN_LOG_FILE).open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(entry, sort_keys=True) + "\n")

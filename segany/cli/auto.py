@@ -108,7 +108,9 @@ def run(args: argparse.Namespace) -> int:
         boxes = read_boxes(args.boxes)
     entries = read_manifest(args.input, recursive=bool(args.recursive))
     out = output_dir(args.out)
-    source = ModelSource(args.model, args.arch, str(resolve_device(args.device)))
+    if engine == "local":
+        resolve_device(args.device)  # an unavailable --device fails here, before any work
+    source = ModelSource(args.model, args.arch, args.device or "auto")
     options = {
         name: value
         for name, value in (
