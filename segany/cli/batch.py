@@ -8,7 +8,6 @@ on; the exit code is then 1.
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -58,7 +57,7 @@ def collect_images(specs: str | Sequence[str], recursive: bool = False) -> list[
     Raises:
         CliError: nothing found for a spec, or two images would name the same outputs (same folder and stem).
     """
-    from segany.io import iter_image_paths
+    from segany.io import iter_image_paths, relative_image_names
 
     paths: list[Path] = []
     seen_paths: set[Path] = set()
@@ -74,8 +73,7 @@ def collect_images(specs: str | Sequence[str], recursive: bool = False) -> list[
             if path.resolve() not in seen_paths:  # e.g. a file given alone and inside a folder given too
                 seen_paths.add(path.resolve())
                 paths.append(path)
-    root = Path(os.path.commonpath([str(path.resolve().parent) for path in paths]))
-    items = [ImageItem(path, path.resolve().relative_to(root)) for path in paths]
+    items = [ImageItem(path, name) for path, name in zip(paths, relative_image_names(paths))]
     seen: dict[Path, Path] = {}
     for item in items:
         key = item.name.with_suffix("")

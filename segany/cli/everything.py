@@ -13,7 +13,6 @@ first written as an SA-1B json under per_image/, and annotations.json is assembl
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 from pathlib import Path
 from typing import Any
@@ -93,16 +92,21 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--overlay", action="store_true", default=None, help="also write overlays/<name>.png")
     parser.add_argument("--recursive", action="store_true", default=None, help="include subfolders")
     parser.add_argument("--overwrite", action="store_true", default=None, help="redo images already done")
-    group = parser.add_argument_group("generator settings (default: the preset, else the official values)")
+    add_generator_options(parser)
+    add_model_options(parser)
+    add_quiet_option(parser)
+    parser.set_defaults(run=run)
+    return parser
+
+
+def add_generator_options(parser: argparse.ArgumentParser, title: str = "generator settings") -> None:
+    """One flag per GENERATOR_FLAGS entry (default None: the preset, else the library, decides)."""
+    group = parser.add_argument_group(f"{title} (default: the preset, else the official values)")
     for dest, kind, text in GENERATOR_FLAGS:
         metavar = "F" if kind is finite_float else "N"
         group.add_argument(
             f"--{dest.replace('_', '-')}", dest=dest, type=kind, metavar=metavar, default=None, help=text
         )
-    add_model_options(parser)
-    add_quiet_option(parser)
-    parser.set_defaults(run=run)
-    return parser
 
 
 def generator_settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -117,16 +121,6 @@ def generator_settings(args: argparse.Namespace) -> dict[str, Any]:
         if value is not None:
             settings[dest] = value
     return settings
-
-
-def effective_settings(generator_class: type, given: dict[str, Any]) -> dict[str, Any]:
-    """Every generator setting as the run used it: the library defaults updated with `given`."""
-    defaults = {
-        name: parameter.default
-        for name, parameter in inspect.signature(generator_class).parameters.items()
-        if parameter.default is not inspect.Parameter.empty and name not in ("point_grids", "output_mode")
-    }
-    return {**defaults, **given}
 
 
 class Layout:
@@ -158,6 +152,7 @@ class Layout:
 
 def run(args: argparse.Namespace) -> int:
     from segany.amg import SamAutomaticMaskGenerator
+    from segany.auto.settings import effective_generator_settings
     from segany.cli.models import resolve_device, resolve_model
 
     fmt = args.format or DEFAULT_FORMAT
@@ -173,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"generator settings: {exc}") from exc
     fingerprint = {
         "model": description.to_dict(),
-        "generator": effective_settings(SamAutomaticMaskGenerator, given),
+        "generator": effective_generator_settings(given),
         "format": fmt,
     }
     _check_resume(out, fingerprint, bool(args.overwrite))

@@ -12,6 +12,7 @@ import warnings
 from collections.abc import Sequence
 from typing import NoReturn, TextIO
 
+from segany.cli import auto as auto_command
 from segany.cli import (
     embed,
     eval_video,
@@ -43,7 +44,20 @@ EXAMPLES = """
 environment: SEGANY_CACHE_DIR (weights folder), SEGANY_MAX_IMAGE_PIXELS, SEGANY_DEBUG=1 (tracebacks)
 """
 
-SUBCOMMANDS = (segment, everything, embed, weights, info, export, train, evaluate, serve, track, eval_video)
+SUBCOMMANDS = (
+    segment,
+    everything,
+    embed,
+    weights,
+    info,
+    export,
+    train,
+    evaluate,
+    serve,
+    track,
+    eval_video,
+    auto_command,
+)
 
 
 class CliParser(argparse.ArgumentParser):

@@ -9,6 +9,7 @@ from segany.io.image_loading import (
     ImageLoadError,
     iter_image_paths,
     load_image,
+    relative_image_names,
     resolve_max_pixels,
 )
 
@@ -22,5 +23,6 @@ __all__ = [
     "as_rgb_uint8",
     "iter_image_paths",
     "load_image",
+    "relative_image_names",
     "resolve_max_pixels",
 ]

@@ -221,3 +221,11 @@ def _describe(exc: BaseException) -> str:
 
 def _one_line(text: str) -> str:
     return text.replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
+
+
+def relative_image_names(paths: list[Path]) -> list[Path]:
+    """Each path relative to the common folder of all of them (``sub/photo.jpg``): names for outputs."""
+    if not paths:
+        return []
+    root = Path(os.path.commonpath([str(path.resolve().parent) for path in paths]))
+    return [path.resolve().relative_to(root) for path in paths]
