@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from segany.modeling.sam import Sam
 from segany.registry import SamConfig, ViTEncoderConfig, build_sam, resolve_config
-from segany.training.augment import AugmentSettings, MaskSelection
+from segany.training.augment import AugmentSettings, MaskSelection, MixSettings
 from segany.training.config import TrainConfig
 from segany.training.loop import SimulationSettings
 from segany.training.losses import LossWeights
@@ -68,3 +68,15 @@ def augment_settings(config: TrainConfig) -> AugmentSettings:
 
 def mask_selection(config: TrainConfig) -> MaskSelection:
     return MaskSelection(config.max_masks_per_image, config.max_mask_fraction, config.min_mask_pixels)
+
+
+def mix_settings(config: TrainConfig) -> MixSettings:
+    """Copy-paste and orientation crops; off in decoder mode (its embeddings are cached per photo)."""
+    if not config.augment or config.mode == "decoder":
+        return MixSettings()
+    low, high = (float(v) for v in config.paste_scale)
+    return MixSettings(
+        copy_paste_prob=config.copy_paste_prob,
+        paste_scale=(low, high),
+        orientation_crop_prob=config.orientation_crop_prob,
+    )
