@@ -62,7 +62,9 @@ class AnnotatorPartitionReader:
         return len(self.pairs)
 
     def __getitem__(self, index: int) -> Sample:
-        stem, k, image_path, mask_path = self.pairs[check_index(index, len(self.pairs), "AnnotatorPartitionReader")]
+        stem, k, image_path, mask_path = self.pairs[
+            check_index(index, len(self.pairs), "AnnotatorPartitionReader")
+        ]
         image = load_rgb(image_path)
         labels = _read_labels(mask_path)
         check_mask_shape(labels, image, mask_path)
@@ -127,7 +129,13 @@ class PartsAndWholeReader:
             ids.append(self.background)
         masks.extend(parts)
         ids.extend(classes)
-        meta = {"id": stem, "stem": stem, "image_path": str(image_path), "mask_path": str(mask_path), "labels": ids}
+        meta = {
+            "id": stem,
+            "stem": stem,
+            "image_path": str(image_path),
+            "mask_path": str(mask_path),
+            "labels": ids,
+        }
         return Sample(image, masks, meta)
 
     def __iter__(self) -> Iterator[Sample]:

@@ -145,7 +145,9 @@ def bsds_annotator_reader(directory: str | Path, stems: list[str]) -> AnnotatorP
             (folder / "annotators").glob(f"{stem}_*.png"), key=lambda p: int(p.stem.rpartition("_")[2])
         )
         if not partitions:
-            raise FileNotFoundError(f"no annotator partitions {stem}_<k>.png in {str(folder / 'annotators')!r}")
+            raise FileNotFoundError(
+                f"no annotator partitions {stem}_<k>.png in {str(folder / 'annotators')!r}"
+            )
         items.append((stem, image_path, partitions))
     return AnnotatorPartitionReader(items, min_area=BSDS_MIN_AREA)
 
@@ -159,13 +161,22 @@ def dataset_reader(dataset: str, directory: str | Path, stems: list[str] | None 
         raise ValueError(f"dataset must be one of {tuple(SPLITS)}, got {dataset!r}")
     folder = Path(directory)
     if dataset == "bsds500":
-        return FolderReader(folder / "images", folder / "masks", mask_type="instance", stems=stems,
-                            min_area=BSDS_MIN_AREA)
+        return FolderReader(
+            folder / "images", folder / "masks", mask_type="instance", stems=stems, min_area=BSDS_MIN_AREA
+        )
     if dataset == "ccp":
-        return PartsAndWholeReader(pair_files(folder / "images", folder / "masks", stems), min_area=CCP_MIN_AREA)
+        return PartsAndWholeReader(
+            pair_files(folder / "images", folder / "masks", stems), min_area=CCP_MIN_AREA
+        )
     if dataset == "human_seg":
-        return FolderReader(folder / "images", folder / "masks", mask_type="semantic", stems=stems,
-                            min_area=HUMAN_SEG_MIN_AREA, ignore_labels=(0,))
+        return FolderReader(
+            folder / "images",
+            folder / "masks",
+            mask_type="semantic",
+            stems=stems,
+            min_area=HUMAN_SEG_MIN_AREA,
+            ignore_labels=(0,),
+        )
     if dataset == "camvid":
         return FolderReader(
             folder / "images",

@@ -78,7 +78,9 @@ class SameConv2d(nn.Conv2d):
     """Conv2d without bias whose stride-2 padding is TensorFlow's "same": total k - 2 (even inputs),
     the larger half at the bottom/right; stride 1 pads (k - 1) * dilation / 2 on every side."""
 
-    def __init__(self, in_ch: int, out_ch: int, kernel: int, stride: int = 1, groups: int = 1, dilation: int = 1):
+    def __init__(
+        self, in_ch: int, out_ch: int, kernel: int, stride: int = 1, groups: int = 1, dilation: int = 1
+    ):
         pad = 0 if stride > 1 else (kernel - 1) * dilation // 2
         super().__init__(in_ch, out_ch, kernel, stride, pad, dilation, groups, bias=False)
 
@@ -98,7 +100,9 @@ class MBConv(nn.Module):
     def __init__(self, in_ch: int, out_ch: int, kernel: int, stride: int, expand: int, dilation: int) -> None:
         super().__init__()
         mid = in_ch * expand
-        self.expand = nn.Sequential(SameConv2d(in_ch, mid, 1), Affine2d(mid), nn.ReLU6()) if expand != 1 else None
+        self.expand = (
+            nn.Sequential(SameConv2d(in_ch, mid, 1), Affine2d(mid), nn.ReLU6()) if expand != 1 else None
+        )
         self.depthwise = nn.Sequential(
             SameConv2d(mid, mid, kernel, stride, groups=mid, dilation=dilation), Affine2d(mid), nn.ReLU6()
         )
@@ -128,7 +132,9 @@ class ImageEncoderMBConv(nn.Module):
         # Three strides give the S/16 embedding; four are the classifier's own layout (stride 32), accepted
         # so imported classification weights can be checked on their own task (stem and stages only).
         if sum(s.stride > 1 for s in stages) not in (3, 4):
-            raise ValueError(f"stages must stride by 2 three (or four) times after the stem, got {list(stages)}")
+            raise ValueError(
+                f"stages must stride by 2 three (or four) times after the stem, got {list(stages)}"
+            )
         self.img_size = img_size
         self.stem = nn.Sequential(SameConv2d(3, stem_channels, 3, 2), Affine2d(stem_channels), nn.ReLU6())
         blocks: list[nn.Module] = []

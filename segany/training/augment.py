@@ -97,12 +97,12 @@ def _resize_mask(mask: np.ndarray, height: int, width: int) -> np.ndarray:
     return resized >= 128
 
 
-def _visible_masks(
-    before: list[np.ndarray], after: list[np.ndarray], min_visible: float
-) -> list[np.ndarray]:
+def _visible_masks(before: list[np.ndarray], after: list[np.ndarray], min_visible: float) -> list[np.ndarray]:
     """The masks of `after` keeping at least min_visible of the pixels of the same mask in `before`."""
     return [
-        a for b, a in zip(before, after) if a.any() and np.count_nonzero(a) >= min_visible * np.count_nonzero(b)
+        a
+        for b, a in zip(before, after)
+        if a.any() and np.count_nonzero(a) >= min_visible * np.count_nonzero(b)
     ]
 
 
@@ -118,11 +118,11 @@ def orientation_crop(sample: Sample, settings: MixSettings, rng: np.random.Gener
     low, high = settings.crop_aspect
     aspect = low + (high - low) * aspect_draw
     if width > height:  # landscape -> portrait window
-        crop_w = max(1, min(width, int(round(height * aspect))))
+        crop_w = max(1, min(width, round(height * aspect)))
         left = int(offset_draw * (width - crop_w + 1))
         window = (slice(0, height), slice(left, left + crop_w))
     else:
-        crop_h = max(1, min(height, int(round(width * aspect))))
+        crop_h = max(1, min(height, round(width * aspect)))
         top = int(offset_draw * (height - crop_h + 1))
         window = (slice(top, top + crop_h), slice(0, width))
     cut = [m[window] for m in masks]
@@ -154,11 +154,13 @@ def copy_paste(target: Sample, donor: Sample, settings: MixSettings, rng: np.ran
     low, high = settings.paste_scale
     side = (low + (high - low) * scale_draw) * max(height, width)
     factor = min(side / max(patch.shape[:2]), height / patch.shape[0], width / patch.shape[1])
-    new_h = max(1, min(height, int(round(patch.shape[0] * factor))))
-    new_w = max(1, min(width, int(round(patch.shape[1] * factor))))
+    new_h = max(1, min(height, round(patch.shape[0] * factor)))
+    new_w = max(1, min(width, round(patch.shape[1] * factor)))
     if (new_h, new_w) != patch.shape[:2]:
         patch = cv2.resize(patch, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
-        patch_mask = cv2.resize(patch_mask.astype(np.uint8), (new_w, new_h), interpolation=cv2.INTER_NEAREST) > 0
+        patch_mask = (
+            cv2.resize(patch_mask.astype(np.uint8), (new_w, new_h), interpolation=cv2.INTER_NEAREST) > 0
+        )
     if not patch_mask.any():
         return target
     y0 = int(place_draw[0] * (height - new_h + 1))

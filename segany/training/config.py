@@ -233,8 +233,12 @@ class TrainConfig:
             and len(self.paste_scale) == 2
             and 0 < float(self.paste_scale[0]) <= float(self.paste_scale[1]) <= 1
         ):
-            raise ValueError(f"paste_scale must be [min, max] with 0 < min <= max <= 1, got {self.paste_scale!r}")
-        if self.torch_threads is not None and (isinstance(self.torch_threads, bool) or self.torch_threads < 1):
+            raise ValueError(
+                f"paste_scale must be [min, max] with 0 < min <= max <= 1, got {self.paste_scale!r}"
+            )
+        if self.torch_threads is not None and (
+            isinstance(self.torch_threads, bool) or self.torch_threads < 1
+        ):
             raise ValueError(f"torch_threads must be an integer >= 1 or unset, got {self.torch_threads!r}")
         if self.color_jitter < 0 or self.color_jitter >= 1:
             raise ValueError(f"color_jitter must be in [0, 1), got {self.color_jitter}")

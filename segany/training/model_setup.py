@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from segany.modeling.sam import Sam
-from segany.registry import SamConfig, ViTEncoderConfig, build_sam, resolve_config
+from segany.registry import MBConvEncoderConfig, SamConfig, ViTEncoderConfig, build_sam, resolve_config
 from segany.training.augment import AugmentSettings, MaskSelection, MixSettings
 from segany.training.config import TrainConfig
 from segany.training.loop import SimulationSettings
@@ -29,6 +29,10 @@ def sam_config(config: TrainConfig) -> SamConfig:
     if config.prompt_embed_dim is not None:
         base = replace(base, prompt_embed_dim=int(config.prompt_embed_dim))
     if config.drop_path_rate is not None:
+        if isinstance(base.encoder, MBConvEncoderConfig):
+            raise ValueError(
+                f"drop_path_rate must be unset for {config.model}: its MBConv encoder has no stochastic depth"
+            )
         base = replace(base, encoder=replace(base.encoder, drop_path_rate=float(config.drop_path_rate)))
     return base
 

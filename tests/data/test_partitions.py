@@ -88,8 +88,11 @@ def test_fixture_ccp_whole_person_and_human_seg_components(segdata: Path) -> Non
 def test_real_new_splits(shared_root: Path) -> None:
     sizes = {
         d: {s: len(split_stems(d, s, shared_root)) for s in splits}
-        for d, splits in {"bsds500": ("train", "val", "test"), "ccp": ("train", "val", "test"),
-                          "human_seg": ("train", "test")}.items()
+        for d, splits in {
+            "bsds500": ("train", "val", "test"),
+            "ccp": ("train", "val", "test"),
+            "human_seg": ("train", "test"),
+        }.items()
     }
     assert sizes == {
         "bsds500": {"train": 200, "val": 100, "test": 200},

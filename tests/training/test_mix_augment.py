@@ -54,7 +54,7 @@ def test_copy_paste_keeps_pixels_and_masks_consistent(seed: int) -> None:
     assert exact > 0.6, f"only {exact:.2f} of pasted pixels carry the object's colour"
     assert np.array_equal(image[~pasted], target.image[~pasted])
     # The pasted disc is round: its area matches a disc of its bounding box's width within 25%.
-    rows, cols = np.nonzero(pasted)
+    _rows, cols = np.nonzero(pasted)
     width = cols.max() - cols.min() + 1
     assert abs(pasted.sum() / (np.pi * width**2 / 4) - 1) < 0.25
     # Target masks lose exactly the pasted pixels (or are dropped when mostly hidden).
@@ -116,7 +116,9 @@ def test_orientation_crop_drops_masks_left_mostly_outside() -> None:
     masks[2][:, 85:] = True
     settings = MixSettings(orientation_crop_prob=1.0, crop_aspect=(0.9, 0.9), min_visible=0.5)
     for seed in range(10):
-        out_image, out_masks, _ = orientation_crop(Sample(image, masks, {"id": "x"}), settings, np.random.default_rng(seed))
+        out_image, out_masks, _ = orientation_crop(
+            Sample(image, masks, {"id": "x"}), settings, np.random.default_rng(seed)
+        )
         assert out_image.shape[:2] == (50, 45)
         # The window's left edge, found from the pixels, decides which masks keep half their area.
         left = next(x for x in range(56) if np.array_equal(image[:, x : x + 45], out_image))
@@ -139,7 +141,9 @@ def test_mix_sample_is_seeded_and_off_by_default() -> None:
 def test_mixed_sample_goes_through_prepare_sample() -> None:
     target, donor = _target(), _donor()
     mixed = mix_sample(target, lambda r: donor, MixSettings(copy_paste_prob=1.0), np.random.default_rng(0))
-    prepared = prepare_sample(mixed, 64, AugmentSettings.none(), MaskSelection(max_masks=8), np.random.default_rng(0))
+    prepared = prepare_sample(
+        mixed, 64, AugmentSettings.none(), MaskSelection(max_masks=8), np.random.default_rng(0)
+    )
     assert prepared is not None
     assert prepared.masks.shape[0] == len(mixed.masks)
     assert prepared.masks[-1].any()
