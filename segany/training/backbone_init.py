@@ -125,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         tensors.update({k: v.float().contiguous() for k, v in decoder.items() if k.startswith(parts)})
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     save_file(tensors, args.out)
-    print(f"wrote {len(tensors)} encoder tensors from {path} to {args.out}")
+    print(f"wrote {len(tensors)} tensors from {path} to {args.out}")
     return 0
 
 
