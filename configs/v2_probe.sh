@@ -22,3 +22,15 @@ probe() {
 probe v1_features &
 probe lite0_features &
 wait
+# The decoder-only probes above gave no usable comparison (200 steps are too few for a fresh decoder: both
+# scored ~0 mIoU), so the decision compares the two designs themselves, both starting from v1's decoder:
+# v1 fine-tuned as it is (configs/v2_probe/finetune_v1.json, identical to configs/segany_small_v2.json but for
+# the model and its starting weights) against the v2 run's own checkpoint at the same step, on the same data,
+# augmentations and seed, evaluated on the first 12 validation images of each split (3 objects each).
+OMP_NUM_THREADS=1 nice -n 19 segany train configs/v2_probe/finetune_v1.json --resume auto
+for run in probe_finetune_v1 segany_small_v2; do
+  OMP_NUM_THREADS=1 nice -n 19 segany eval --model "/root/segany_runs/$run/checkpoints/step_0000300.pt" \
+    --arch "$(python -c "import json; print(json.load(open('/root/segany_runs/$run/config.json'))['model'])")" \
+    --data shared:bsds500:val --data shared:ccp:val --data shared:camvid:val --max-images 12 --max-objects 3 \
+    --max-clicks 1 --no-grabcut --name "$run@300" --out "/root/segany_runs/$run/eval_val_300"
+done
