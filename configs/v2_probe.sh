@@ -30,7 +30,6 @@ wait
 OMP_NUM_THREADS=1 nice -n 19 segany train configs/v2_probe/finetune_v1.json --resume auto
 for run in probe_finetune_v1 segany_small_v2; do
   OMP_NUM_THREADS=1 nice -n 19 segany eval --model "/root/segany_runs/$run/checkpoints/step_0000300.pt" \
-    --arch "$(python -c "import json; print(json.load(open('/root/segany_runs/$run/config.json'))['model'])")" \
     --data shared:bsds500:val --data shared:ccp:val --data shared:camvid:val --max-images 12 --max-objects 3 \
     --max-clicks 1 --no-grabcut --name "$run@300" --out "/root/segany_runs/$run/eval_val_300"
 done
