@@ -28,8 +28,11 @@ wait
 # the model and its starting weights) against the v2 run's own checkpoint at the same step, on the same data,
 # augmentations and seed, evaluated on the first 12 validation images of each split (3 objects each).
 OMP_NUM_THREADS=1 nice -n 19 segany train configs/v2_probe/finetune_v1.json --resume auto
-for run in probe_finetune_v1 segany_small_v2; do
-  OMP_NUM_THREADS=1 nice -n 19 segany eval --model "/root/segany_runs/$run/checkpoints/step_0000300.pt" \
-    --data shared:bsds500:val --data shared:ccp:val --data shared:camvid:val --max-images 12 --max-objects 3 \
-    --max-clicks 1 --no-grabcut --name "$run@300" --out "/root/segany_runs/$run/eval_val_300"
-done
+compare() {  # compare STEP: both runs' checkpoints at STEP on the validation images
+  for run in probe_finetune_v1 segany_small_v2; do
+    OMP_NUM_THREADS=1 nice -n 19 segany eval --model "/root/segany_runs/$run/checkpoints/step_$(printf %07d "$1").pt" \
+      --data shared:bsds500:val --data shared:ccp:val --data shared:camvid:val --max-images 12 --max-objects 3 \
+      --max-clicks 1 --no-grabcut --name "$run@$1" --out "/root/segany_runs/$run/eval_val_$1"
+  done
+}
+for step in 100 200 300; do compare "$step"; done
