@@ -16,6 +16,7 @@ from torch import nn
 
 from segany.modeling import ImageEncoderViT, MaskDecoder, PromptEncoder, Sam, TwoWayTransformer
 from segany.modeling.conv_encoder import ImageEncoderConv
+from segany.modeling.mbconv_encoder import LITE0_STAGES, ImageEncoderMBConv, MBStage
 
 PATCH_SIZE = 16
 PROMPT_EMBED_DIM = 256
@@ -41,7 +42,14 @@ class ConvEncoderConfig:
     drop_path_rate: float = 0.0
 
 
-EncoderConfig = ViTEncoderConfig | ConvEncoderConfig
+@dataclass(frozen=True)
+class MBConvEncoderConfig:
+    """The EfficientNet-Lite-shaped encoder (`segany.modeling.mbconv_encoder`): its stages, output stride 16."""
+
+    stages: tuple[MBStage, ...] = LITE0_STAGES
+
+
+EncoderConfig = ViTEncoderConfig | ConvEncoderConfig | MBConvEncoderConfig
 
 
 @dataclass(frozen=True)
@@ -69,6 +77,10 @@ VIT_TINY = SamConfig(ViTEncoderConfig(embed_dim=64, depth=2, num_heads=2, global
 # (configs/segany_small_512.json, then two fine-tuning stages; all five: configs/train_segany_small.sh);
 # the CLI default when no official checkpoint is cached (segany/pretrained).
 SEGANY_SMALL = SamConfig(ConvEncoderConfig(), image_size=512, prompt_embed_dim=128)
+# Its second generation (in training, no bundled weights yet): an EfficientNet-Lite0-shaped encoder started
+# from ImageNet classification weights (segany.training.backbone_init), the same 128-wide decoder, 512 px
+# (configs/train_segany_small_v2.sh).
+SEGANY_SMALL_V2 = SamConfig(MBConvEncoderConfig(), image_size=512, prompt_embed_dim=128)
 
 CONFIGS: dict[str, SamConfig] = {
     "vit_h": VIT_H,
@@ -76,6 +88,7 @@ CONFIGS: dict[str, SamConfig] = {
     "vit_b": VIT_B,
     "vit_tiny": VIT_TINY,
     "segany_small": SEGANY_SMALL,
+    "segany_small_v2": SEGANY_SMALL_V2,
 }
 ALIASES: dict[str, str] = {"default": "vit_h"}
 
@@ -95,6 +108,8 @@ def infer_model_name(state: Mapping[str, Any]) -> tuple[str, int]:
     """(registry name, input size) of a SAM state dict, from its encoder width, depth and position grid."""
     if "image_encoder.stem.0.0.weight" in state:
         return _infer_conv_model_name(state)
+    if "image_encoder.stages.0.0.depthwise.0.weight" in state:
+        return _infer_mbconv_model_name(state)
     try:
         width = int(state["image_encoder.patch_embed.proj.weight"].shape[0])
     except KeyError as error:
@@ -137,6 +152,21 @@ def _infer_conv_model_name(state: Mapping[str, Any]) -> tuple[str, int]:
     raise ValueError(f"no registered SAM has the convolutional encoder {encoder}")
 
 
+def _infer_mbconv_model_name(state: Mapping[str, Any]) -> tuple[str, int]:
+    # The stage layout is not recoverable from the keys alone; match the registered layouts by key set.
+    keys = {k for k in state if k.startswith("image_encoder.stages.")}
+    for name, config in CONFIGS.items():
+        if isinstance(config.encoder, MBConvEncoderConfig):
+            expected = {
+                f"image_encoder.{k}"
+                for k in ImageEncoderMBConv(config.image_size, config.encoder.stages, 16).state_dict()
+                if k.startswith("stages.")
+            }
+            if keys == expected:
+                return name, config.image_size
+    raise ValueError("no registered SAM has the MBConv encoder of this checkpoint")
+
+
 def build_sam(config: SamConfig, checkpoint: str | Path | None = None, strict: bool = True) -> Sam:
     """Build a SAM from a configuration, optionally loading weights (see `segany.checkpoint`)."""
     if config.image_size % PATCH_SIZE != 0:
@@ -151,6 +181,10 @@ def build_sam(config: SamConfig, checkpoint: str | Path | None = None, strict: b
             depths=enc.depths,
             out_chans=config.prompt_embed_dim,
             drop_path_rate=enc.drop_path_rate,
+        )
+    elif isinstance(enc, MBConvEncoderConfig):
+        image_encoder = ImageEncoderMBConv(
+            img_size=config.image_size, stages=enc.stages, out_chans=config.prompt_embed_dim
         )
     else:
         image_encoder = _vit_encoder(enc, config)
@@ -215,6 +249,7 @@ sam_model_registry: dict[str, Callable[..., Sam]] = {
 
 __all__ = [
     "CONFIGS",
+    "MBConvEncoderConfig",
     "SamConfig",
     "ViTEncoderConfig",
     "build_sam",

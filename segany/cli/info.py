@@ -56,11 +56,7 @@ def collect() -> dict[str, Any]:
         "models": {
             name: {
                 "encoder": type(config.encoder).__name__,
-                **{
-                    key: getattr(config.encoder, key)
-                    for key in _ENCODER_FIELDS
-                    if hasattr(config.encoder, key)
-                },
+                **_encoder_fields(config.encoder),
                 "image_size": config.image_size,
                 "prompt_embed_dim": config.prompt_embed_dim,
             }
@@ -75,6 +71,13 @@ def collect() -> dict[str, Any]:
 
 
 _ENCODER_FIELDS = ("embed_dim", "depth", "num_heads", "widths", "depths")
+
+
+def _encoder_fields(encoder: Any) -> dict[str, Any]:
+    fields = {key: getattr(encoder, key) for key in _ENCODER_FIELDS if hasattr(encoder, key)}
+    if hasattr(encoder, "stages"):  # the MBConv encoder: its stage count (the layout is in the registry)
+        fields["stages"] = len(encoder.stages)
+    return fields
 
 
 def run(args: argparse.Namespace) -> int:
@@ -97,8 +100,10 @@ def run(args: argparse.Namespace) -> int:
             encoder = (
                 f"ViT {config['embed_dim']} wide x {config['depth']} blocks, {config['num_heads']} heads"
             )
-        else:
+        elif "widths" in config:
             encoder = f"conv, stage widths {list(config['widths'])} depths {list(config['depths'])}"
+        else:
+            encoder = f"MBConv (EfficientNet-Lite layout), {config['stages']} stages"
         print(f"  {name:<13} {encoder}, input {config['image_size']}")
     for alias, target in report["aliases"].items():
         print(f"  {alias:<13} = {target}")

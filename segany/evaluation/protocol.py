@@ -10,6 +10,8 @@ Point protocol (per object, per selection rule, max_clicks clicks; results kept 
   If a prediction is perfect, no further click exists and its IoU is carried to the remaining counts.
 Box protocol: the GT's tight XYXY box, multimask_output=False; then one refinement pass with the same box
   and the first prediction's (highest-scoring) low-res logits as mask_input, as in the paper.
+The predicted score of each chosen mask (SAM's IoU prediction) is kept beside its true IoU, so the IoU
+head's calibration, mean |predicted - true IoU|, can be reported (`segany.evaluation.report`).
 """
 
 from __future__ import annotations
@@ -60,6 +62,9 @@ class ObjectResult:
     clicks: dict[str, list[tuple[int, int, int]]] = field(default_factory=dict)
     box_iou_initial: float | None = None
     box_iou: float | None = None
+    # Predicted score (IoU estimate) of the mask chosen after each click / of the first box prediction.
+    click_scores: dict[str, list[float]] = field(default_factory=dict)
+    box_score_initial: float | None = None
 
 
 def _checked_prediction(
@@ -95,6 +100,19 @@ def simulate_clicks(
 ) -> tuple[list[float], list[Click]]:
     """Run the point protocol on the image already set in predictor; returns (IoU after each of the
     max_clicks clicks, the clicks made). See the module docstring."""
+    ious, _, clicks = simulate_clicks_scored(predictor, gt_mask, max_clicks, selection, use_mask_input)
+    return ious, clicks
+
+
+def simulate_clicks_scored(
+    predictor: PromptPredictor,
+    gt_mask: np.ndarray,
+    max_clicks: int = 9,
+    selection: str = "most_confident",
+    use_mask_input: bool = True,
+) -> tuple[list[float], list[float], list[Click]]:
+    """`simulate_clicks` plus the predicted score of the chosen mask after each click:
+    (IoUs, scores, clicks); a perfect mask's IoU and score are carried to the remaining counts."""
     if selection not in SELECTIONS:
         raise ValueError(f"selection must be one of {SELECTIONS}, got {selection!r}")
     if not isinstance(max_clicks, int) or max_clicks < 1:
@@ -102,6 +120,7 @@ def simulate_clicks(
     gt = as_bool_mask(gt_mask, "gt_mask")
     clicks = [first_click(gt)]
     ious: list[float] = []
+    scores_kept: list[float] = []
     prev_logits: np.ndarray | None = None
     while len(ious) < max_clicks:
         coords = np.array([[c.x, c.y] for c in clicks], dtype=np.float32)  # N x 2, (x, y)
@@ -117,32 +136,43 @@ def simulate_clicks(
         masks, scores, logits = _checked_prediction(output, gt.shape)
         k, iou = _choose(masks, scores, gt, selection)
         ious.append(iou)
+        scores_kept.append(float(scores[k]))
         prev_logits = logits[k][None].astype(np.float32)  # 1 x 256 x 256
         if len(ious) == max_clicks:
             break
         click = next_click(masks[k], gt)
         if click is None:  # perfect mask: carry the IoU forward
+            scores_kept.extend([scores_kept[-1]] * (max_clicks - len(ious)))
             ious.extend([iou] * (max_clicks - len(ious)))
             break
         clicks.append(click)
-    return ious, clicks
+    return ious, scores_kept, clicks
 
 
 def evaluate_box(predictor: PromptPredictor, gt_mask: np.ndarray, refine: bool = True) -> tuple[float, float]:
     """(IoU of the box prediction, IoU after the refinement pass) for the GT's tight XYXY box, on the
     image already set in predictor; without refine both values are the first IoU."""
+    first, refined, _ = evaluate_box_scored(predictor, gt_mask, refine)
+    return first, refined
+
+
+def evaluate_box_scored(
+    predictor: PromptPredictor, gt_mask: np.ndarray, refine: bool = True
+) -> tuple[float, float, float]:
+    """`evaluate_box` plus the predicted score of the first box mask: (first IoU, refined IoU, score)."""
     gt = as_bool_mask(gt_mask, "gt_mask")
     box = mask_to_box_xyxy(gt)  # (4,) XYXY
     masks, scores, logits = _checked_prediction(predictor.predict(box=box, multimask_output=False), gt.shape)
     k, first = _choose(masks, scores, gt, "most_confident")
+    score = float(scores[k])
     if not refine:
-        return first, first
+        return first, first, score
     masks, scores, _ = _checked_prediction(
         predictor.predict(box=box, mask_input=logits[k][None].astype(np.float32), multimask_output=False),
         gt.shape,
     )
     _, refined = _choose(masks, scores, gt, "most_confident")
-    return first, refined
+    return first, refined, score
 
 
 def samples_with_masks(reader: SampleReader, max_samples: int | None = None) -> Iterator[tuple[int, Any]]:
@@ -185,10 +215,15 @@ def evaluate_reader(
         for j in chosen:
             result = ObjectResult(dataset, method, str(meta.get("id", i)), j)
             for name in selections:
-                ious, clicks = simulate_clicks(predictor, masks[j], max_clicks, name, use_mask_input)
+                ious, scores, clicks = simulate_clicks_scored(
+                    predictor, masks[j], max_clicks, name, use_mask_input
+                )
                 result.click_ious[name] = ious
+                result.click_scores[name] = scores
                 result.clicks[name] = [(c.x, c.y, c.label) for c in clicks]
             if boxes:
-                result.box_iou_initial, result.box_iou = evaluate_box(predictor, masks[j])
+                result.box_iou_initial, result.box_iou, result.box_score_initial = evaluate_box_scored(
+                    predictor, masks[j]
+                )
             results.append(result)
     return results

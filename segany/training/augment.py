@@ -12,10 +12,16 @@ in `Sam.preprocess`); flip horizontally with probability hflip_prob. The image i
 bilinear (the inference filter), masks with OpenCV (area when shrinking, bilinear when growing) and
 re-thresholded at 1/2. Colour jitter multiplies brightness, contrast and saturation by factors drawn from
 [1 - c, 1 + c], in that order.
+
+Two transforms of a whole `Sample` widen small data further, applied before the above by the trainer:
+`orientation_crop` cuts a window of the other orientation (portrait out of landscape and back), so a mostly
+landscape training set also shows portrait framings; `copy_paste` pastes one object of another photo (its
+pixels inside its mask) onto the sample at a random scale and place, occluding the objects under it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -35,6 +41,20 @@ class AugmentSettings:
     @classmethod
     def none(cls) -> AugmentSettings:
         return cls(scale_range=None, hflip_prob=0.0, color_jitter=0.0)
+
+
+@dataclass(frozen=True)
+class MixSettings:
+    """Sample-level transforms (0: off): copy-paste of another photo's object, and orientation crops."""
+
+    copy_paste_prob: float = 0.0
+    # Longest side of the pasted object as a fraction of the target photo's longest side.
+    paste_scale: tuple[float, float] = (0.15, 0.6)
+    min_paste_pixels: int = 64  # donor objects smaller than this are not pasted
+    orientation_crop_prob: float = 0.0
+    # Short side / long side of an orientation crop, e.g. a 0.5-0.9 wide portrait window of a landscape photo.
+    crop_aspect: tuple[float, float] = (0.5, 0.9)
+    min_visible: float = 0.25  # masks keeping less than this fraction of their pixels are dropped
 
 
 @dataclass(frozen=True)
@@ -75,6 +95,99 @@ def _resize_mask(mask: np.ndarray, height: int, width: int) -> np.ndarray:
     interpolation = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
     resized = cv2.resize(mask.astype(np.uint8) * 255, (width, height), interpolation=interpolation)
     return resized >= 128
+
+
+def _visible_masks(before: list[np.ndarray], after: list[np.ndarray], min_visible: float) -> list[np.ndarray]:
+    """The masks of `after` keeping at least min_visible of the pixels of the same mask in `before`."""
+    return [
+        a
+        for b, a in zip(before, after)
+        if a.any() and np.count_nonzero(a) >= min_visible * np.count_nonzero(b)
+    ]
+
+
+def orientation_crop(sample: Sample, settings: MixSettings, rng: np.random.Generator) -> Sample:
+    """A random window of the other orientation: for an H x W landscape photo (W > H) an H x w window with
+    w / H drawn from crop_aspect, for a portrait one a h x W window likewise; square photos are returned
+    as they are. Masks are cut the same way; those left with < min_visible of their pixels are dropped."""
+    image, masks, meta = sample
+    height, width = image.shape[:2]
+    aspect_draw, offset_draw = rng.random(), rng.random()
+    if height == width:
+        return sample
+    low, high = settings.crop_aspect
+    aspect = low + (high - low) * aspect_draw
+    if width > height:  # landscape -> portrait window
+        crop_w = max(1, min(width, round(height * aspect)))
+        left = int(offset_draw * (width - crop_w + 1))
+        window = (slice(0, height), slice(left, left + crop_w))
+    else:
+        crop_h = max(1, min(height, round(width * aspect)))
+        top = int(offset_draw * (height - crop_h + 1))
+        window = (slice(top, top + crop_h), slice(0, width))
+    cut = [m[window] for m in masks]
+    kept = _visible_masks(list(masks), cut, settings.min_visible)
+    return Sample(np.ascontiguousarray(image[window]), [np.ascontiguousarray(m) for m in kept], meta)
+
+
+def copy_paste(target: Sample, donor: Sample, settings: MixSettings, rng: np.random.Generator) -> Sample:
+    """`target` with one object of `donor` pasted on it; the pasted object's mask is appended last.
+
+    A donor mask of >= min_paste_pixels is drawn at random; its bounding box is resized (image bilinear,
+    mask nearest, so the pasted mask and pixels stay aligned) so its longest side is a fraction of the
+    target's longest side drawn from paste_scale (capped to fit), then placed at a uniform position inside
+    the target. Pixels under the pasted mask come from the donor, all others stay the target's; target
+    masks lose the pasted pixels and are dropped when < min_visible of them remains. Without a usable donor
+    mask the target is returned unchanged.
+    """
+    image, masks, meta = target
+    donor_image, donor_masks, _ = donor
+    scale_draw, place_draw = rng.random(), rng.random(2)
+    usable = [m for m in donor_masks if np.count_nonzero(m) >= settings.min_paste_pixels]
+    if not usable:
+        return target
+    obj = usable[int(rng.integers(len(usable)))]
+    rows, cols = np.nonzero(obj)
+    top, bottom, left, right = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+    patch, patch_mask = donor_image[top:bottom, left:right], obj[top:bottom, left:right]
+    height, width = image.shape[:2]
+    low, high = settings.paste_scale
+    side = (low + (high - low) * scale_draw) * max(height, width)
+    factor = min(side / max(patch.shape[:2]), height / patch.shape[0], width / patch.shape[1])
+    new_h = max(1, min(height, round(patch.shape[0] * factor)))
+    new_w = max(1, min(width, round(patch.shape[1] * factor)))
+    if (new_h, new_w) != patch.shape[:2]:
+        patch = cv2.resize(patch, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+        patch_mask = (
+            cv2.resize(patch_mask.astype(np.uint8), (new_w, new_h), interpolation=cv2.INTER_NEAREST) > 0
+        )
+    if not patch_mask.any():
+        return target
+    y0 = int(place_draw[0] * (height - new_h + 1))
+    x0 = int(place_draw[1] * (width - new_w + 1))
+    pasted = np.zeros((height, width), dtype=bool)
+    pasted[y0 : y0 + new_h, x0 : x0 + new_w] = patch_mask
+    out = image.copy()
+    out[y0 : y0 + new_h, x0 : x0 + new_w][patch_mask] = patch[patch_mask]
+    occluded = [m & ~pasted for m in masks]
+    kept = _visible_masks(list(masks), occluded, settings.min_visible)
+    return Sample(out, [*kept, pasted], meta)
+
+
+def mix_sample(
+    sample: Sample,
+    draw_donor: Callable[[np.random.Generator], Sample],
+    settings: MixSettings,
+    rng: np.random.Generator,
+) -> Sample:
+    """`orientation_crop` with probability orientation_crop_prob, then `copy_paste` of an object of
+    draw_donor(rng) with probability copy_paste_prob (the donor gets its own orientation crop draw)."""
+    crop_draw, paste_draw = rng.random(2)
+    if crop_draw < settings.orientation_crop_prob:
+        sample = orientation_crop(sample, settings, rng)
+    if paste_draw < settings.copy_paste_prob:
+        sample = copy_paste(sample, draw_donor(rng), settings, rng)
+    return sample
 
 
 def color_jitter(image: np.ndarray, strength: float, rng: np.random.Generator) -> np.ndarray:

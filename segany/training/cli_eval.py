@@ -5,7 +5,8 @@ For each data source (same specs as training: shared:horses:test, folder:ROOT[:T
 every object (or --max-objects per image) is prompted with 1..9 simulated clicks (most confident and
 oracle mask) and with its GT box (+ one refinement pass). GrabCut runs the same clicks and box unless
 --no-grabcut. Outputs in --out: miou.md and miou.csv (mIoU at 1, 2, 3, 5, 9 clicks and box), objects.csv
-(per object), miou.png (needs matplotlib), eval_config.json (the settings). --proposals adds everything-mode
+(per object), calibration.md (the IoU head: mean |predicted - true IoU|), miou.png (needs matplotlib),
+eval_config.json (the settings). --proposals adds everything-mode
 proposal recall (AR@100, AR@1000 against every GT mask of each image) in proposals.md / proposals.csv.
 
 --model: a registry name, a checkpoint file, or a training run folder (its config.json and model.pt, or
@@ -152,6 +153,7 @@ def run_eval(args: argparse.Namespace) -> int:
         write_proposal_tables,
         write_tables,
     )
+    from segany.evaluation.calibration import write_calibration
     from segany.predictor import SamPredictor
     from segany.training.data import parse_source
 
@@ -240,6 +242,7 @@ def run_eval(args: argparse.Namespace) -> int:
         if results:
             md_path, _ = write_tables(results, out)
             write_object_csv(results, out / "objects.csv")
+            write_calibration([r for r in results if r.method == method], out)
         if ar_results:
             ar_path = write_proposal_tables(ar_results, out)
     if prompts and md_path is None:

@@ -69,7 +69,8 @@ class TrainConfig:
     data: list[Any] = field(
         default_factory=list,
         metadata={
-            "help": "data sources, each SPEC[@WEIGHT]: shared:DATASET:SPLIT (horses, davis, camvid), "
+            "help": "data sources, each SPEC[@WEIGHT]: shared:DATASET:SPLIT (horses, davis, camvid, bsds500, "
+            "ccp, human_seg), "
             "folder:ROOT[:TYPE] (ROOT/images + ROOT/masks; TYPE binary|instance|semantic), "
             "coco:ANNOTATIONS.json:IMAGE_DIR, sa1b:DIR"
         },
@@ -94,6 +95,16 @@ class TrainConfig:
     hflip_prob: float = _f(0.5, "probability of a horizontal flip")
     color_jitter: float = _f(
         0.2, "brightness / contrast / saturation factors drawn from [1 - x, 1 + x] (0: off)"
+    )
+    copy_paste_prob: float = _f(
+        0.0, "probability of pasting one object of another training photo onto a sample (0: off)"
+    )
+    paste_scale: list = field(
+        default_factory=lambda: [0.15, 0.6],
+        metadata={"help": "longest side of a pasted object as a fraction of the photo's longest side"},
+    )
+    orientation_crop_prob: float = _f(
+        0.0, "probability of cropping a window of the other orientation (portrait from landscape and back)"
     )
     # ---------------------------------------------------------------- interactive simulation and loss
     box_probability: float = _f(0.5, "probability that the first prompt is a noisy box (else a point)")
@@ -150,6 +161,7 @@ class TrainConfig:
         choices=AMP_CHOICES,
     )
     seed: int = _f(0, "seed of data order, augmentation, prompts and drop path")
+    torch_threads: int | None = _f(None, "torch intra-op threads of the training process (default: torch's)")
     log_every: int = _f(1, "write a log.csv row every N steps")
     checkpoint_every: int = _f(500, "save a checkpoint every N steps (and at the end)")
     keep_checkpoints: int = _f(2, "numbered checkpoints kept besides last.pt (0: only last.pt)")
@@ -213,6 +225,21 @@ class TrainConfig:
             raise ValueError("box_probability and hflip_prob must be probabilities in [0, 1]")
         if self.lr <= 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
+        for name in ("copy_paste_prob", "orientation_crop_prob"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be a probability in [0, 1], got {getattr(self, name)!r}")
+        if not (
+            isinstance(self.paste_scale, (list, tuple))
+            and len(self.paste_scale) == 2
+            and 0 < float(self.paste_scale[0]) <= float(self.paste_scale[1]) <= 1
+        ):
+            raise ValueError(
+                f"paste_scale must be [min, max] with 0 < min <= max <= 1, got {self.paste_scale!r}"
+            )
+        if self.torch_threads is not None and (
+            isinstance(self.torch_threads, bool) or self.torch_threads < 1
+        ):
+            raise ValueError(f"torch_threads must be an integer >= 1 or unset, got {self.torch_threads!r}")
         if self.color_jitter < 0 or self.color_jitter >= 1:
             raise ValueError(f"color_jitter must be in [0, 1), got {self.color_jitter}")
         if self.image_size is not None and (self.image_size < 16 or self.image_size % 16):
@@ -303,7 +330,7 @@ def _json_object(text: str) -> Any:
 
 
 def _list_item_type(name: str) -> Any:
-    return {"scale_range": float, "betas": float, "lr_decay_steps": int}.get(name, str)
+    return {"scale_range": float, "paste_scale": float, "betas": float, "lr_decay_steps": int}.get(name, str)
 
 
 def add_config_flags(parser: argparse.ArgumentParser) -> None:

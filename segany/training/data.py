@@ -2,7 +2,7 @@
 
 Source specs (strings, or JSON objects in a config file), each with an optional `@WEIGHT` suffix:
   shared:DATASET:SPLIT           a fixed split of the shared data (DATASET: horses / weizmann_horse,
-                                 davis, camvid; see segany.data.shared_splits)
+                                 davis, camvid, bsds500, ccp, human_seg; see segany.data.shared_splits)
   folder:ROOT[:TYPE]             ROOT/images + ROOT/masks, TYPE binary (default) | instance | semantic
   coco:ANNOTATIONS.json:IMAGES   a COCO instances file and its image folder
   sa1b:DIR                       SA-1B per-image json files with their images
@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from segany.data import CocoReader, FolderReader, SA1BReader, SampleReader, SourceSpec
+from segany.data import CocoReader, FolderReader, SA1BReader, Sample, SampleReader, SourceSpec
 from segany.data.shared_splits import split_reader
 from segany.training.augment import TrainSample
 
@@ -183,6 +183,23 @@ class MixedSampler:
             self._perms[k] = self._orders[k].permutation(self.sizes[k])
         self._cursors = [int(c) for c in state["cursors"]]
         self.position = int(state["position"])
+
+
+class DonorPool:
+    """Random samples of the training sources for copy-paste: a source drawn by its mixing weight, then a
+    uniform index; every draw comes from the generator passed in (so it is part of the seeded sample)."""
+
+    def __init__(self, sources: Sequence[SourceSpec]) -> None:
+        self.sources = list(sources)
+        weights = np.asarray([s.weight for s in self.sources], dtype=np.float64)
+        self.probs = weights / weights.sum() if len(weights) else weights
+
+    def draw(self, rng: np.random.Generator) -> Sample:
+        if not self.sources:
+            raise ValueError("copy-paste needs at least one data source to draw donor objects from")
+        k = int(rng.choice(len(self.sources), p=self.probs))
+        reader = self.sources[k].reader
+        return reader[int(rng.integers(len(reader)))]
 
 
 PrepareFn = Callable[[Any, np.random.Generator], TrainSample | None]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from segany.modeling.sam import Sam
-from segany.registry import SamConfig, ViTEncoderConfig, build_sam, resolve_config
-from segany.training.augment import AugmentSettings, MaskSelection
+from segany.registry import MBConvEncoderConfig, SamConfig, ViTEncoderConfig, build_sam, resolve_config
+from segany.training.augment import AugmentSettings, MaskSelection, MixSettings
 from segany.training.config import TrainConfig
 from segany.training.loop import SimulationSettings
 from segany.training.losses import LossWeights
@@ -29,6 +29,10 @@ def sam_config(config: TrainConfig) -> SamConfig:
     if config.prompt_embed_dim is not None:
         base = replace(base, prompt_embed_dim=int(config.prompt_embed_dim))
     if config.drop_path_rate is not None:
+        if isinstance(base.encoder, MBConvEncoderConfig):
+            raise ValueError(
+                f"drop_path_rate must be unset for {config.model}: its MBConv encoder has no stochastic depth"
+            )
         base = replace(base, encoder=replace(base.encoder, drop_path_rate=float(config.drop_path_rate)))
     return base
 
@@ -68,3 +72,15 @@ def augment_settings(config: TrainConfig) -> AugmentSettings:
 
 def mask_selection(config: TrainConfig) -> MaskSelection:
     return MaskSelection(config.max_masks_per_image, config.max_mask_fraction, config.min_mask_pixels)
+
+
+def mix_settings(config: TrainConfig) -> MixSettings:
+    """Copy-paste and orientation crops; off in decoder mode (its embeddings are cached per photo)."""
+    if not config.augment or config.mode == "decoder":
+        return MixSettings()
+    low, high = (float(v) for v in config.paste_scale)
+    return MixSettings(
+        copy_paste_prob=config.copy_paste_prob,
+        paste_scale=(low, high),
+        orientation_crop_prob=config.orientation_crop_prob,
+    )

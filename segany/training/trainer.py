@@ -35,9 +35,9 @@ from segany.checkpoint import load_checkpoint, load_state_dict_into
 from segany.data import SourceSpec
 from segany.modeling.sam import Sam
 from segany.training import checkpointing as ckpt
-from segany.training.augment import TrainSample, prepare_sample
+from segany.training.augment import TrainSample, mix_sample, prepare_sample
 from segany.training.config import CONFIG_FILE, TrainConfig
-from segany.training.data import TrainLoader, build_sources
+from segany.training.data import DonorPool, TrainLoader, build_sources
 from segany.training.distributed import (
     all_gather_objects,
     all_reduce_mean,
@@ -46,7 +46,13 @@ from segany.training.distributed import (
 )
 from segany.training.embedding_cache import EmbeddingCache, image_key, model_fingerprint
 from segany.training.loop import InteractiveSimulation, TrainBatch
-from segany.training.model_setup import augment_settings, build_model, mask_selection, simulation_settings
+from segany.training.model_setup import (
+    augment_settings,
+    build_model,
+    mask_selection,
+    mix_settings,
+    simulation_settings,
+)
 from segany.training.optim import build_optimizer, build_scheduler
 from segany.training.run_log import RunLogger
 from segany.training.runtime import StopRequest, pick_device, resolve_train_config, step_seeds
@@ -65,6 +71,7 @@ RESUMABLE_CHANGES = {
     "tensorboard",
     "out_dir",
     "cache_dir",
+    "torch_threads",
 }
 
 
@@ -81,6 +88,8 @@ class Trainer:
         self.config = resolve_train_config(config, self.device)
         cfg = self.config
         self.run_dir = Path(cfg.out_dir)
+        if cfg.torch_threads is not None:
+            torch.set_num_threads(cfg.torch_threads)
         torch.manual_seed(cfg.seed)
         self.sam = model if model is not None else build_model(cfg)
         resume_path = self._resume_path()
@@ -110,10 +119,17 @@ class Trainer:
                 "(one cache entry per variant)"
             )
 
+        sources = list(sources) if sources is not None else build_sources(cfg.data, cfg.shared_root)
+        mix = mix_settings(cfg)
+        mixing = mix.copy_paste_prob > 0 or mix.orientation_crop_prob > 0
+        donors = DonorPool(sources)
+
         def prepare(sample: Any, rng: np.random.Generator) -> TrainSample | None:
+            if mixing:
+                # A spawned generator leaves rng's own stream, hence the unmixed sample draws, unchanged.
+                sample = mix_sample(sample, donors.draw, mix, rng.spawn(1)[0])
             return prepare_sample(sample, size, augment, selection, rng)
 
-        sources = list(sources) if sources is not None else build_sources(cfg.data, cfg.shared_root)
         self.loader = TrainLoader(
             sources, prepare, cfg.seed, self.dist.rank, self.dist.world_size, cfg.num_workers
         )

@@ -31,13 +31,13 @@ def recipe_stages() -> list[TrainConfig]:
     ]
 
 
-@pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.json")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted(CONFIGS.rglob("*.json")), ids=lambda p: p.name)
 def test_every_shipped_config_loads(path: Path) -> None:
     config = TrainConfig.load(path)
     assert config.out_dir, f"{path.name} names no out_dir"
 
 
-@pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.json")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted(CONFIGS.rglob("*.json")), ids=lambda p: p.name)
 def test_no_shipped_config_trains_on_a_held_out_split(path: Path) -> None:
     for spec in TrainConfig.load(path).data:
         match = re.fullmatch(r"shared:(\w+):(\w+)(@[\d.]+)?", spec)
@@ -62,3 +62,12 @@ def test_recipe_stages_chain_and_the_export_reads_the_last_one() -> None:
     # export_pretrained refuses a run trained at another size than the registry entry it ships as.
     assert stages[-1].model == "segany_small"
     assert stages[-1].image_size == resolve_config("segany_small").image_size
+
+
+def test_v2_script_trains_the_v2_config_from_the_file_it_writes() -> None:
+    # configs/train_segany_small_v2.sh writes the initial weights that configs/segany_small_v2.json starts from.
+    script = (CONFIGS / "train_segany_small_v2.sh").read_text(encoding="utf-8")
+    config = TrainConfig.load(CONFIGS / "segany_small_v2.json")
+    assert "segany train configs/segany_small_v2.json --resume auto" in script
+    assert f"INIT={config.init_checkpoint}" in script
+    assert resolve_config(config.model).image_size == config.image_size
