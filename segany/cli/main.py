@@ -12,7 +12,7 @@ import warnings
 from collections.abc import Sequence
 from typing import NoReturn, TextIO
 
-from segany.cli import embed, evaluate, everything, export, info, segment, serve, train, weights
+from segany.cli import embed, engine, evaluate, everything, export, info, segment, serve, train, weights
 from segany.cli.common import PROG, CliError, Runner, debug_enabled, error, one_line, warn
 
 EXAMPLES = """
@@ -29,7 +29,7 @@ EXAMPLES = """
 environment: SEGANY_CACHE_DIR (weights folder), SEGANY_MAX_IMAGE_PIXELS, SEGANY_DEBUG=1 (tracebacks)
 """
 
-SUBCOMMANDS = (segment, everything, embed, weights, info, export, train, evaluate, serve)
+SUBCOMMANDS = (segment, everything, embed, weights, info, export, train, evaluate, serve, engine)
 
 
 class CliParser(argparse.ArgumentParser):

@@ -1,0 +1,49 @@
+"""Engine test fixtures: a store on SQLite always, and on PostgreSQL when Debian's server is installed."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("sqlalchemy", reason='the engine tests need the engine extra: pip install "segany[engine]"')
+pytest.importorskip("alembic", reason='the engine tests need the engine extra: pip install "segany[engine]"')
+
+from segany.engine.store import Store, open_store  # noqa: E402
+from pg_server import create_database, postgres_bin, running_postgres  # noqa: E402
+
+_DATABASES = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def postgres_socket() -> Iterator[str]:
+    if postgres_bin() is None:
+        pytest.skip("PostgreSQL is not installed (apt-get install -y postgresql): PostgreSQL store tests skipped")
+    pytest.importorskip("psycopg", reason="psycopg is missing: pip install 'segany[engine]'")
+    with running_postgres() as socket:
+        yield socket
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """An empty, migrated engine store on each database."""
+    url = None
+    if request.param == "postgresql":
+        socket = request.getfixturevalue("postgres_socket")
+        url = create_database(socket, f"segany_test_{next(_DATABASES)}")
+    opened = open_store(tmp_path / "project", url=url)
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[Store]:
+    opened = open_store(tmp_path / "project")
+    try:
+        yield opened
+    finally:
+        opened.close()
