@@ -47,3 +47,28 @@ def sqlite_store(tmp_path: Path) -> Iterator[Store]:
         yield opened
     finally:
         opened.close()
+
+
+@pytest.fixture(scope="module")
+def tiny_sam():  # type: ignore[no-untyped-def]
+    from engine_client import tiny_model
+
+    return tiny_model()
+
+
+@pytest.fixture
+def engine_app(tmp_path: Path, tiny_sam):  # type: ignore[no-untyped-def]
+    """A project server (SQLite) with users admin, ann_a, ann_b, rev_a and projects A (id 1), B (id 2)."""
+    pytest.importorskip("fastapi")
+    from engine_client import seeded_project_dir
+
+    from segany.engine.server import build_engine_app
+    from segany.server.settings import ServerSettings
+
+    folder = seeded_project_dir(tmp_path / "project")
+    app = build_engine_app(folder, ServerSettings(cache_dir=tmp_path / "cache"), sam=tiny_sam,
+                           model_name="vit_tiny", model_source="random")
+    yield app
+    app.state.engine.runner.stop()
+    app.state.engine.store.close()
+    app.state.segany.close()
