@@ -49,23 +49,32 @@ def sqlite_store(tmp_path: Path) -> Iterator[Store]:
         opened.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def tiny_sam():  # type: ignore[no-untyped-def]
     from engine_client import tiny_model
 
     return tiny_model()
 
 
+@pytest.fixture(scope="session")
+def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Made once (argon2 hashing is slow on purpose); each test gets a copy."""
+    from engine_client import seeded_project_dir
+
+    return seeded_project_dir(tmp_path_factory.mktemp("template") / "project")
+
+
 @pytest.fixture
-def engine_app(tmp_path: Path, tiny_sam):  # type: ignore[no-untyped-def]
+def engine_app(tmp_path: Path, tiny_sam, seeded_template: Path):  # type: ignore[no-untyped-def]
     """A project server (SQLite) with users admin, ann_a, ann_b, rev_a and projects A (id 1), B (id 2)."""
     pytest.importorskip("fastapi")
-    from engine_client import seeded_project_dir
+    import shutil
 
     from segany.engine.server import build_engine_app
     from segany.server.settings import ServerSettings
 
-    folder = seeded_project_dir(tmp_path / "project")
+    folder = tmp_path / "project"
+    shutil.copytree(seeded_template, folder)
     app = build_engine_app(folder, ServerSettings(cache_dir=tmp_path / "cache"), sam=tiny_sam,
                            model_name="vit_tiny", model_source="random")
     yield app
