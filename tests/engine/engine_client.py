@@ -105,3 +105,7 @@ def seeded_project_dir(root: Path, url: str | None = None) -> Path:
         del admin
     store.close()
     return root
+
+
+def decode_png(data: bytes) -> np.ndarray:
+    return np.asarray(PILImage.open(io.BytesIO(data)).convert("RGB"))
