@@ -4,6 +4,8 @@
   user add PROJECT_DIR NAME --role  add an account (password from $SEGANY_PASSWORD or a prompt)
   project add PROJECT_DIR NAME      add a project (--member NAME to add members)
   serve PROJECT_DIR                 the annotation server (accounts, projects, jobs) on `segany serve`
+  retrain PROJECT_DIR --project NAME --model-version V --out RUN --name NEW
+                                    fine-tune on the project's accepted masks, register version NEW
 
 Needs the engine extra: pip install "segany[engine]" (and the server extra for `serve`).
 """
@@ -23,6 +25,8 @@ EXAMPLES = """
   SEGANY_PASSWORD=... segany engine user add birds/ alice --role admin
   segany engine project add birds/ gulls --member bob
   segany engine serve birds/ --model segany_small --port 8000
+  segany engine retrain birds/ --project gulls --model-version 1 --out runs/r1 --name round1 --steps 300
+  segany engine serve birds/ --model-version round1
 """
 PASSWORD_ENV = "SEGANY_PASSWORD"
 
@@ -55,8 +59,21 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=None, help="port (default 8000)")
     serve.add_argument("--random-weights", action="store_true", default=None,
                        help="--model is an architecture built with seeded random weights (tests)")
+    serve.add_argument("--model-version", default=None, help="a registered model version (name or id)")
     add_model_options(serve)
     serve.set_defaults(run=run_serve)
+    again = actions.add_parser("retrain", help="fine-tune on accepted masks, register a new model version")
+    again.add_argument("project_dir", metavar="PROJECT_DIR")
+    again.add_argument("--project", required=True, help="project whose accepted masks to train on")
+    again.add_argument("--model-version", required=True, help="version to start from (name or id)")
+    again.add_argument("--out", required=True, help="run folder (rerun the command to resume)")
+    again.add_argument("--name", required=True, help="name of the new model version")
+    again.add_argument("--mode", choices=("decoder", "finetune", "full"), default="decoder")
+    again.add_argument("--steps", type=int, default=200)
+    again.add_argument("--sources", default="manual,prefilled,automatic",
+                       help="comma-separated annotation sources to train on (automatic = self-training)")
+    again.add_argument("--device", default="auto")
+    again.set_defaults(run=run_retrain)
     return parser
 
 
@@ -125,7 +142,16 @@ def run_serve(args: argparse.Namespace) -> int:
         from segany.server.settings import ServerSettings
     except ImportError as exc:
         raise CliError(f'`segany engine serve` needs: pip install "segany[engine,server]" ({exc})') from exc
-    given = {"model": args.model, "arch": args.arch, "device": args.device, "host": args.host, "port": args.port,
+    model = args.model
+    if args.model_version is not None:
+        from segany.engine.retrain import find_version
+
+        store = _store(args, create=False)
+        try:
+            model = find_version(store, args.model_version).model
+        finally:
+            store.close()
+    given = {"model": model, "arch": args.arch, "device": args.device, "host": args.host, "port": args.port,
              "random_weights": bool(args.random_weights)}
     settings = ServerSettings(**{key: value for key, value in given.items() if value is not None})
     app = build_engine_app(Path(args.project_dir), settings, url=args.db)
@@ -134,4 +160,23 @@ def run_serve(args: argparse.Namespace) -> int:
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     print(f"segany engine: http://{host}:{settings.port}/", flush=True)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    return 0
+
+
+def run_retrain(args: argparse.Namespace) -> int:
+    from segany.engine.errors import EngineError
+    from segany.engine.retrain import find_version, retrain
+
+    store = _store(args, create=False)
+    try:
+        base = find_version(store, args.model_version)
+        result = retrain(store, args.project, base.model, Path(args.out), args.name, args.mode, args.steps,
+                         tuple(part.strip() for part in args.sources.split(",") if part.strip()), base.id,
+                         args.device)
+    except EngineError as exc:
+        raise CliError(exc.detail) from None
+    finally:
+        store.close()
+    print(f"model version {result.version_name} (id {result.version_id}): {result.weights}, "
+          f"trained on {result.masks} masks")
     return 0

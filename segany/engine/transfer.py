@@ -34,7 +34,7 @@ def export_project(db: Session, project_id: int, fmt: str, out_dir: Path,
     if fmt not in EXPORT_FORMATS:
         raise Invalid(f"format must be one of {EXPORT_FORMATS}, got {fmt!r}", "format")
     images = project_images(db, project_id)
-    names = _unique_names(images)
+    names = unique_names(images)
     items = []
     for image in images:
         rows = [row for row in image_annotations(db, image.id) if row.status in statuses]
@@ -42,6 +42,24 @@ def export_project(db: Session, project_id: int, fmt: str, out_dir: Path,
         items.append((info, [_record(row) for row in rows]))
     base = "coco" if fmt == "coco_polygons" else fmt
     return write_dataset(items, out_dir, base, polygons=fmt == "coco_polygons")
+
+
+def export_selected(db: Session, project_id: int, out_file: Path,
+                    sources: tuple[str, ...]) -> tuple[int, list[Image]]:
+    """A COCO file (RLE) of the accepted masks from `sources` (training data); returns (masks, images)."""
+    from segany.formats import write_coco
+
+    images = project_images(db, project_id)
+    names = unique_names(images)
+    items, count = [], 0
+    for image in images:
+        rows = [row for row in image_annotations(db, image.id, "accepted") if row.source in sources]
+        if rows:
+            info = ImageInfo(file_name=names[image.id], width=image.width, height=image.height, image_id=image.id)
+            items.append((info, [_record(row) for row in rows]))
+            count += len(rows)
+    write_coco(items, out_file)
+    return count, [image for image in images if any(info.image_id == image.id for info, _ in items)]
 
 
 def import_masks(db: Session, project_id: int, path: Path, fmt: str, user_id: int | None,
@@ -145,7 +163,7 @@ def _record(row: Annotation) -> dict[str, Any]:
     }
 
 
-def _unique_names(images: list[Image]) -> dict[int, str]:
+def unique_names(images: list[Image]) -> dict[int, str]:
     """File names for export; images sharing a stem get their id in front (per-image outputs must differ)."""
     stems: dict[str, int] = {}
     for image in images:
