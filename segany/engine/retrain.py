@@ -83,7 +83,8 @@ def retrain(
 
         torch.save(base.state_dict(), init)
     config = TrainConfig(
-        model=description.arch, mode=mode, init_checkpoint=str(init), steps=steps, out_dir=str(out_dir),
+        model=description.arch, image_size=base.image_size, mode=mode, init_checkpoint=str(init), steps=steps,
+        out_dir=str(out_dir),
         data=[f"coco:{out_dir / 'data' / 'annotations.json'}:{out_dir / 'data' / 'images'}"],
         resume="auto", device=device, progress=False, tensorboard=False,
         warmup_steps=min(250, max(1, steps // 10)), **(overrides or {}),

@@ -77,14 +77,15 @@ class UserClient:
         raise TimeoutError(f"job {job_id} did not finish in {timeout} s")
 
 
-def tiny_model() -> Any:
+def tiny_model(image_size: int = 256) -> Any:
+    """vit_tiny with seeded random weights at a small input size (fast on a CPU)."""
     import torch
 
     from segany.registry import build_sam, resolve_config
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        return build_sam(resolve_config("vit_tiny")).eval()
+        return build_sam(resolve_config("vit_tiny").with_image_size(image_size)).eval()
 
 
 def seeded_project_dir(root: Path, url: str | None = None) -> Path:

@@ -12,6 +12,7 @@ from segany.engine import annotations
 from segany.engine.annotations import NewAnnotation
 from segany.engine.models import ModelVersion
 from segany.engine.projects import add_image, create_project
+from segany.engine.retrain import retrain
 from segany.engine.server import register_model_version
 from segany.engine.store import open_store
 from segany.training.embedding_cache import model_fingerprint
@@ -33,14 +34,15 @@ def test_retrain_registers_a_new_version(tmp_path: Path) -> None:
                 db, image, NewAnnotation(uncompressed(square(48, 64, 0, 0, 5, 5)), source="automatic"), None)
             annotations.decide(db, rejected, 1, None, keep=False)
     store.close()
-    code = main(["engine", "retrain", str(tmp_path / "project"), "--project", "gulls", "--model-version", "round0",
-                 "--out", str(tmp_path / "run"), "--name", "round1", "--steps", "2", "--device", "cpu"])
-    assert code == 0
     store = open_store(tmp_path / "project")
+    result = retrain(store, "gulls", str(base), tmp_path / "run", "round1", "decoder", steps=2, parent_id=parent,
+                     device="cpu", overrides={"interactive_points": 1, "mask_only_iterations": 0})
+    assert result.masks == 2 and result.version_id != parent
     with store.session() as db:
         version = db.query(ModelVersion).filter_by(name="round1").one()
         assert version.parent_id == parent and version.fingerprint != model_fingerprint(sam, sam.image_size)
     store.close()
+    assert main(["engine", "retrain", "--help"]) == 0
     from segany.cli.models import resolve_model
 
     trained, _ = resolve_model(version.model, "cpu")
