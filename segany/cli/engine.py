@@ -33,10 +33,19 @@ PASSWORD_ENV = "SEGANY_PASSWORD"
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     doc = __doc__ or ""
-    parser = subcommand_parser(subparsers, "engine", "data engine: projects, accounts, annotation server",
-                               doc.split("\n\n", 1)[1], EXAMPLES)
-    parser.add_argument("--db", metavar="URL", default=None,
-                        help="database URL (default: SQLite in PROJECT_DIR); e.g. postgresql+psycopg://...")
+    parser = subcommand_parser(
+        subparsers,
+        "engine",
+        "data engine: projects, accounts, annotation server",
+        doc.split("\n\n", 1)[1],
+        EXAMPLES,
+    )
+    parser.add_argument(
+        "--db",
+        metavar="URL",
+        default=None,
+        help="database URL (default: SQLite in PROJECT_DIR); e.g. postgresql+psycopg://...",
+    )
     actions = parser.add_subparsers(dest="engine_command", metavar="ACTION")
     init = actions.add_parser("init", help="make or migrate a project folder")
     init.add_argument("project_dir", metavar="PROJECT_DIR")
@@ -47,7 +56,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     user_add.add_argument("username")
     user_add.add_argument("--role", choices=("admin", "annotator", "reviewer"), required=True)
     user_add.set_defaults(run=run_user_add)
-    project = actions.add_parser("project", help="projects").add_subparsers(dest="project_command", metavar="ACTION")
+    project = actions.add_parser("project", help="projects").add_subparsers(
+        dest="project_command", metavar="ACTION"
+    )
     project_add = project.add_parser("add", help="add a project")
     project_add.add_argument("project_dir", metavar="PROJECT_DIR")
     project_add.add_argument("name")
@@ -57,8 +68,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     serve.add_argument("project_dir", metavar="PROJECT_DIR")
     serve.add_argument("--host", default=None, help="address (default 127.0.0.1; others need accounts)")
     serve.add_argument("--port", type=int, default=None, help="port (default 8000)")
-    serve.add_argument("--random-weights", action="store_true", default=None,
-                       help="--model is an architecture built with seeded random weights (tests)")
+    serve.add_argument(
+        "--random-weights",
+        action="store_true",
+        default=None,
+        help="--model is an architecture built with seeded random weights (tests)",
+    )
     serve.add_argument("--model-version", default=None, help="a registered model version (name or id)")
     add_model_options(serve)
     serve.set_defaults(run=run_serve)
@@ -70,8 +85,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     again.add_argument("--name", required=True, help="name of the new model version")
     again.add_argument("--mode", choices=("decoder", "finetune", "full"), default="decoder")
     again.add_argument("--steps", type=int, default=200)
-    again.add_argument("--sources", default="manual,prefilled,automatic",
-                       help="comma-separated annotation sources to train on (automatic = self-training)")
+    again.add_argument(
+        "--sources",
+        default="manual,prefilled,automatic",
+        help="comma-separated annotation sources to train on (automatic = self-training)",
+    )
     again.add_argument("--device", default="auto")
     again.set_defaults(run=run_retrain)
     return parser
@@ -81,7 +99,9 @@ def _store(args: argparse.Namespace, create: bool) -> Any:
     try:
         from segany.engine.store import open_store
     except ImportError as exc:
-        raise CliError(f'`segany engine` needs the engine extra: pip install "segany[engine]" ({exc})') from exc
+        raise CliError(
+            f'`segany engine` needs the engine extra: pip install "segany[engine]" ({exc})'
+        ) from exc
     return open_store(Path(args.project_dir), url=args.db, create=create)
 
 
@@ -151,8 +171,14 @@ def run_serve(args: argparse.Namespace) -> int:
             model = find_version(store, args.model_version).model
         finally:
             store.close()
-    given = {"model": model, "arch": args.arch, "device": args.device, "host": args.host, "port": args.port,
-             "random_weights": bool(args.random_weights)}
+    given = {
+        "model": model,
+        "arch": args.arch,
+        "device": args.device,
+        "host": args.host,
+        "port": args.port,
+        "random_weights": bool(args.random_weights),
+    }
     settings = ServerSettings(**{key: value for key, value in given.items() if value is not None})
     app = build_engine_app(Path(args.project_dir), settings, url=args.db)
     if not settings.checks_host_header:
@@ -170,13 +196,24 @@ def run_retrain(args: argparse.Namespace) -> int:
     store = _store(args, create=False)
     try:
         base = find_version(store, args.model_version)
-        result = retrain(store, args.project, base.model, Path(args.out), args.name, args.mode, args.steps,
-                         tuple(part.strip() for part in args.sources.split(",") if part.strip()), base.id,
-                         args.device)
+        result = retrain(
+            store,
+            args.project,
+            base.model,
+            Path(args.out),
+            args.name,
+            args.mode,
+            args.steps,
+            tuple(part.strip() for part in args.sources.split(",") if part.strip()),
+            base.id,
+            args.device,
+        )
     except EngineError as exc:
         raise CliError(exc.detail) from None
     finally:
         store.close()
-    print(f"model version {result.version_name} (id {result.version_id}): {result.weights}, "
-          f"trained on {result.masks} masks")
+    print(
+        f"model version {result.version_name} (id {result.version_id}): {result.weights}, "
+        f"trained on {result.masks} masks"
+    )
     return 0

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -18,12 +19,15 @@ from sqlalchemy.orm import Session
 from segany.engine.errors import Conflict, Invalid, Unauthorized
 from segany.engine.models import ROLES, AuthSession, User, utc_now
 
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
+
 SESSION_LIFETIME = timedelta(hours=12)
 MIN_PASSWORD_CHARS = 8
 MAX_USERNAME_CHARS = 64
 
 
-def _hasher():  # type: ignore[no-untyped-def]
+def _hasher() -> PasswordHasher:
     try:
         from argon2 import PasswordHasher
     except ImportError as exc:  # pragma: no cover - the engine extra brings argon2-cffi
@@ -35,8 +39,14 @@ def create_user(db: Session, username: str, password: str, role: str) -> User:
     """Raises Invalid (bad name, short password, unknown role) or Conflict (name taken)."""
     if role not in ROLES:
         raise Invalid(f"role must be one of {ROLES}, got {role!r}", "role")
-    if not (0 < len(username) <= MAX_USERNAME_CHARS) or not username.isprintable() or username.strip() != username:
-        raise Invalid(f"username must be 1..{MAX_USERNAME_CHARS} printable characters, got {username!r}", "username")
+    if (
+        not (0 < len(username) <= MAX_USERNAME_CHARS)
+        or not username.isprintable()
+        or username.strip() != username
+    ):
+        raise Invalid(
+            f"username must be 1..{MAX_USERNAME_CHARS} printable characters, got {username!r}", "username"
+        )
     if len(password) < MIN_PASSWORD_CHARS:
         raise Invalid(f"password must have at least {MIN_PASSWORD_CHARS} characters", "password")
     if db.scalar(select(User).where(User.username == username)) is not None:
@@ -71,7 +81,10 @@ def start_session(db: Session, user: User) -> tuple[str, str]:
     csrf = secrets.token_urlsafe(32)
     db.add(
         AuthSession(
-            token_hash=_digest(token), user_id=user.id, csrf_token=csrf, expires_at=utc_now() + SESSION_LIFETIME
+            token_hash=_digest(token),
+            user_id=user.id,
+            csrf_token=csrf,
+            expires_at=utc_now() + SESSION_LIFETIME,
         )
     )
     db.execute(delete(AuthSession).where(AuthSession.expires_at < utc_now()))

@@ -62,9 +62,14 @@ class BlobStore:
     def path(self, blob_name: str) -> Path:
         """Where a blob is; `blob_name` must be one this store made (hex digest + known suffix)."""
         stem, _, suffix = blob_name.partition(".")
-        if len(stem) != 64 or any(c not in "0123456789abcdef" for c in stem) or f".{suffix}" not in (
-            *_SUFFIXES.values(),
-            ".img",
+        if (
+            len(stem) != 64
+            or any(c not in "0123456789abcdef" for c in stem)
+            or f".{suffix}"
+            not in (
+                *_SUFFIXES.values(),
+                ".img",
+            )
         ):
             raise ValueError(f"blob_name must be '<sha256 hex><suffix>', got {blob_name!r}")
         return self.root / blob_name

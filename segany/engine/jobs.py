@@ -14,8 +14,9 @@ import uuid
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
-from segany.engine import annotations
+from segany.engine import annotating
 from segany.engine.errors import Invalid, NotFound
 from segany.engine.models import JOB_KINDS, Annotation, Image, Job, utc_now
 from segany.engine.projects import project_images
@@ -27,19 +28,35 @@ LOGGER = logging.getLogger("segany.engine")
 _FINISHED = ("done", "failed", "cancelled")
 
 
-def submit(store: Store, project_id: int, kind: str, params: dict[str, Any], user_id: int | None,
-           model_version_id: int | None) -> Job:
+def submit(
+    store: Store,
+    project_id: int,
+    kind: str,
+    params: dict[str, Any],
+    user_id: int | None,
+    model_version_id: int | None,
+) -> Job:
     """Queue a job (validated now, run by the worker). Raises Invalid for a bad kind or parameters."""
     if kind not in JOB_KINDS:
         raise Invalid(f"kind must be one of {JOB_KINDS}, got {kind!r}", "kind")
     if kind == "boxes":
         if not isinstance(params.get("boxes"), dict):
-            raise Invalid("a boxes job needs params.boxes: {image_id: [[x0, y0, x1, y1, label, score], ...]}", "params")
+            raise Invalid(
+                "a boxes job needs params.boxes: {image_id: [[x0, y0, x1, y1, label, score], ...]}", "params"
+            )
     else:
         generator_params(params)
     with store.transaction() as db:
-        job = Job(id=uuid.uuid4().hex, project_id=project_id, kind=kind, state="queued", progress=0.0,
-                  params=params, model_version_id=model_version_id, created_by=user_id)
+        job = Job(
+            id=uuid.uuid4().hex,
+            project_id=project_id,
+            kind=kind,
+            state="queued",
+            progress=0.0,
+            params=params,
+            model_version_id=model_version_id,
+            created_by=user_id,
+        )
         db.add(job)
     return job
 
@@ -52,7 +69,7 @@ def cancel(store: Store, project_id: int, job_id: str) -> Job:
         return job
 
 
-def get(db: Any, project_id: int, job_id: str) -> Job:
+def get(db: Session, project_id: int, job_id: str) -> Job:
     job = db.get(Job, job_id)
     if job is None or job.project_id != project_id:
         raise NotFound(f"unknown job {job_id!r} in project {project_id}")
@@ -103,13 +120,13 @@ class JobRunner:
             self._wake.clear()
             try:
                 self.run_pending()
-            except Exception:  # noqa: BLE001 - the worker must outlive any one failure
+            except Exception:
                 LOGGER.exception("job worker failed")
 
     def _run(self, job_id: str) -> None:
         try:
             self._run_images(job_id)
-        except Exception as exc:  # noqa: BLE001 - a failure fails the job, never the server
+        except Exception as exc:
             LOGGER.exception("job %s failed", job_id)
             with self.store.transaction() as db:
                 job = db.get(Job, job_id)
@@ -140,18 +157,30 @@ class JobRunner:
                     new = box_masks(self.sam, pixels, boxes, prefix, version, job_id)
                 else:
                     source = "prefilled" if kind == "prefill" else "automatic"
-                    new = generated_masks(self.sam, pixels, generator_params(params), source, prefix, version, job_id)
+                    new = generated_masks(
+                        self.sam, pixels, generator_params(params), source, prefix, version, job_id
+                    )
                 with self.store.transaction() as db:  # one image's masks all land, or none
                     fresh = db.get(Image, image.id)
                     if fresh is None:
                         continue
                     for item in new:
-                        annotations.create(db, fresh, item, user_id=None)
-                    annotations.record_event(db, image.project_id, kind if kind != "boxes" else "prefill", None,
-                                             image.id, None, {"job_id": job_id, "masks": len(new), "done": True})
+                        annotating.create(db, fresh, item, user_id=None)
+                    annotating.record_event(
+                        db,
+                        image.project_id,
+                        kind if kind != "boxes" else "prefill",
+                        None,
+                        image.id,
+                        None,
+                        {"job_id": job_id, "masks": len(new), "done": True},
+                    )
             with self.store.transaction() as db:
-                db.execute(update(Job).where(Job.id == job_id, Job.state == "running")
-                           .values(progress=(position + 1) / len(images), updated_at=utc_now()))
+                db.execute(
+                    update(Job)
+                    .where(Job.id == job_id, Job.state == "running")
+                    .values(progress=(position + 1) / len(images), updated_at=utc_now())
+                )
 
     def _cancelled(self, job_id: str) -> bool:
         with self.store.session() as db:
@@ -162,8 +191,11 @@ class JobRunner:
         from segany.engine.models import AnnotationEvent
 
         with self.store.session() as db:
-            rows = db.scalars(select(AnnotationEvent.payload).where(
-                AnnotationEvent.image_id == image_id, AnnotationEvent.kind.in_(("prefill", "automatic"))))
+            rows = db.scalars(
+                select(AnnotationEvent.payload).where(
+                    AnnotationEvent.image_id == image_id, AnnotationEvent.kind.in_(("prefill", "automatic"))
+                )
+            )
             return any(payload.get("job_id") == job_id for payload in rows)
 
 
@@ -184,4 +216,6 @@ def _boxes(rows: list[Any]) -> list[DetectorBox]:
 
 
 def job_masks(db: Any, job_id: str) -> int:
-    return int(db.scalar(select(func.count()).select_from(Annotation).where(Annotation.job_id == job_id)) or 0)
+    return int(
+        db.scalar(select(func.count()).select_from(Annotation).where(Annotation.job_id == job_id)) or 0
+    )

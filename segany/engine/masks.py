@@ -40,7 +40,9 @@ def stored_mask(segmentation: Any, height: int, width: int, field: str = "segmen
         raise Invalid(str(exc), field) from None
     size = [int(value) for value in rle["size"]]
     if size != [height, width]:
-        raise Invalid(f"{field}: mask size must be the image's [H, W] = [{height}, {width}], got {size}", field)
+        raise Invalid(
+            f"{field}: mask size must be the image's [H, W] = [{height}, {width}], got {size}", field
+        )
     encoded = _encoded(rle)
     area = int(coco_mask.area(encoded))
     x, y, w, h = (float(value) for value in coco_mask.toBbox(encoded))

@@ -9,7 +9,7 @@ client-generated `idempotency_key` (unique): a retried create finds the first on
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -29,7 +29,7 @@ def utc_now() -> datetime:
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JSON, datetime: DateTime(timezone=True)}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, datetime: DateTime(timezone=True)}
 
 
 class User(Base):
@@ -84,7 +84,9 @@ class ModelVersion(Base):
     __tablename__ = "model_versions"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(128), unique=True)
-    model: Mapped[str] = mapped_column(String(512))  # what `segany --model` accepts: registry name or checkpoint
+    model: Mapped[str] = mapped_column(
+        String(512)
+    )  # what `segany --model` accepts: registry name or checkpoint
     fingerprint: Mapped[str | None] = mapped_column(String(64), default=None)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"), default=None)
     notes: Mapped[str] = mapped_column(Text, default="")

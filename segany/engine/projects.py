@@ -64,11 +64,15 @@ def check_access(db: Session, user: User, project_id: int, action: str) -> Proje
 def visible_projects(db: Session, user: User) -> list[Project]:
     query = select(Project).order_by(Project.id)
     if user.role != "admin":
-        query = query.join(Membership, Membership.project_id == Project.id).where(Membership.user_id == user.id)
+        query = query.join(Membership, Membership.project_id == Project.id).where(
+            Membership.user_id == user.id
+        )
     return list(db.scalars(query))
 
 
-def add_image(db: Session, blobs: BlobStore, project: Project, data: bytes, file_name: str) -> tuple[Image, bool]:
+def add_image(
+    db: Session, blobs: BlobStore, project: Project, data: bytes, file_name: str
+) -> tuple[Image, bool]:
     """Store the bytes (content-addressed) and list them in `project`; the same bytes twice -> the same row.
 
     Returns (image, created). Raises segany.io.ImageLoadError for anything not a readable image.

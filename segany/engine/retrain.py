@@ -83,11 +83,19 @@ def retrain(
 
         torch.save(base.state_dict(), init)
     config = TrainConfig(
-        model=description.arch, image_size=base.image_size, mode=mode, init_checkpoint=str(init), steps=steps,
+        model=description.arch,
+        image_size=base.image_size,
+        mode=mode,
+        init_checkpoint=str(init),
+        steps=steps,
         out_dir=str(out_dir),
         data=[f"coco:{out_dir / 'data' / 'annotations.json'}:{out_dir / 'data' / 'images'}"],
-        resume="auto", device=device, progress=False, tensorboard=False,
-        warmup_steps=min(250, max(1, steps // 10)), **(overrides or {}),
+        resume="auto",
+        device=device,
+        progress=False,
+        tensorboard=False,
+        warmup_steps=min(250, max(1, steps // 10)),
+        **(overrides or {}),
     )
     trainer = Trainer(config)
     try:
@@ -100,7 +108,11 @@ def retrain(
     from segany.training.embedding_cache import model_fingerprint
 
     version_id = register_model_version(
-        store, str(weights.resolve()), model_fingerprint(trained, trained.image_size), new_name, parent_id,
+        store,
+        str(weights.resolve()),
+        model_fingerprint(trained, trained.image_size),
+        new_name,
+        parent_id,
         f"{mode} fine-tune of {base_model} on {masks} accepted masks ({', '.join(sources)}) of {project_name}, "
         f"{steps} steps",
     )

@@ -43,7 +43,9 @@ def build_engine_app(
     if sam is None:
         sam, model_name, model_source = load_model(settings)
     app = create_app(settings, sam=sam, model_name=model_name, model_source=model_source)
-    version_id = register_model_version(store, app.state.segany.model.name, app.state.segany.model.fingerprint)
+    version_id = register_model_version(
+        store, app.state.segany.model.name, app.state.segany.model.fingerprint
+    )
     runner = JobRunner(store, sam) if run_jobs else None
     mount_engine(app, store, runner, version_id, secure_cookies=False)
     if runner is not None:
@@ -52,15 +54,26 @@ def build_engine_app(
     return app
 
 
-def register_model_version(store: Store, model: str, fingerprint: str, name: str | None = None,
-                           parent_id: int | None = None, notes: str = "") -> int:
+def register_model_version(
+    store: Store,
+    model: str,
+    fingerprint: str,
+    name: str | None = None,
+    parent_id: int | None = None,
+    notes: str = "",
+) -> int:
     """The id of the model version with this fingerprint, registered on first sight."""
     with store.transaction() as db:
         known = db.scalar(select(ModelVersion).where(ModelVersion.fingerprint == fingerprint))
         if known is not None:
             return known.id
-        version = ModelVersion(name=name or f"{Path(model).stem}-{fingerprint[:8]}", model=model,
-                               fingerprint=fingerprint, parent_id=parent_id, notes=notes)
+        version = ModelVersion(
+            name=name or f"{Path(model).stem}-{fingerprint[:8]}",
+            model=model,
+            fingerprint=fingerprint,
+            parent_id=parent_id,
+            notes=notes,
+        )
         db.add(version)
         db.flush()
         return version.id

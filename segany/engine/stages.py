@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from segany.engine.annotations import NewAnnotation
+from segany.engine.annotating import NewAnnotation
 from segany.engine.errors import Invalid
 from segany.formats import mask_to_coco_rle
 from segany.modeling.sam import Sam
@@ -25,7 +25,13 @@ PAPER_FILTERS: dict[str, Any] = {
     "stability_score_thresh": 0.95,
     "box_nms_thresh": 0.7,
 }
-_TUNABLE = ("points_per_side", "pred_iou_thresh", "stability_score_thresh", "box_nms_thresh", "min_mask_region_area")
+_TUNABLE = (
+    "points_per_side",
+    "pred_iou_thresh",
+    "stability_score_thresh",
+    "box_nms_thresh",
+    "min_mask_region_area",
+)
 
 
 @dataclass(frozen=True)

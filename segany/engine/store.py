@@ -95,7 +95,9 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         from alembic import command
         from alembic.config import Config
     except ImportError as exc:  # pragma: no cover - the engine extra brings alembic
-        raise ImportError(f'the data engine needs the engine extra: pip install "segany[engine]" ({exc})') from exc
+        raise ImportError(
+            f'the data engine needs the engine extra: pip install "segany[engine]" ({exc})'
+        ) from exc
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     with engine.begin() as connection:

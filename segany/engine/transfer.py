@@ -15,8 +15,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from segany.engine import annotations
-from segany.engine.annotations import NewAnnotation
+from segany.engine import annotating
+from segany.engine.annotating import NewAnnotation
 from segany.engine.errors import Invalid
 from segany.engine.models import Annotation, Image
 from segany.engine.projects import project_images
@@ -28,8 +28,9 @@ MASK_IMPORT_FORMATS = ("coco", "yolo", "sa1b")
 BOX_IMPORT_FORMATS = ("coco_boxes", "yolo_boxes")
 
 
-def export_project(db: Session, project_id: int, fmt: str, out_dir: Path,
-                   statuses: tuple[str, ...] = ("accepted",)) -> list[Path]:
+def export_project(
+    db: Session, project_id: int, fmt: str, out_dir: Path, statuses: tuple[str, ...] = ("accepted",)
+) -> list[Path]:
     """Write the project's masks with a status in `statuses` (default: accepted only) under `out_dir`."""
     if fmt not in EXPORT_FORMATS:
         raise Invalid(f"format must be one of {EXPORT_FORMATS}, got {fmt!r}", "format")
@@ -44,8 +45,9 @@ def export_project(db: Session, project_id: int, fmt: str, out_dir: Path,
     return write_dataset(items, out_dir, base, polygons=fmt == "coco_polygons")
 
 
-def export_selected(db: Session, project_id: int, out_file: Path,
-                    sources: tuple[str, ...]) -> tuple[int, list[Image]]:
+def export_selected(
+    db: Session, project_id: int, out_file: Path, sources: tuple[str, ...]
+) -> tuple[int, list[Image]]:
     """A COCO file (RLE) of the accepted masks from `sources` (training data); returns (masks, images)."""
     from segany.formats import write_coco
 
@@ -55,15 +57,18 @@ def export_selected(db: Session, project_id: int, out_file: Path,
     for image in images:
         rows = [row for row in image_annotations(db, image.id, "accepted") if row.source in sources]
         if rows:
-            info = ImageInfo(file_name=names[image.id], width=image.width, height=image.height, image_id=image.id)
+            info = ImageInfo(
+                file_name=names[image.id], width=image.width, height=image.height, image_id=image.id
+            )
             items.append((info, [_record(row) for row in rows]))
             count += len(rows)
     write_coco(items, out_file)
     return count, [image for image in images if any(info.image_id == image.id for info, _ in items)]
 
 
-def import_masks(db: Session, project_id: int, path: Path, fmt: str, user_id: int | None,
-                 upload_name: str | None = None) -> int:
+def import_masks(
+    db: Session, project_id: int, path: Path, fmt: str, user_id: int | None, upload_name: str | None = None
+) -> int:
     """Add the masks of a COCO / YOLO-seg / SA-1B file as accepted annotations; returns how many were new.
 
     Importing the same file again adds nothing (idempotency keys from the file's hash).
@@ -77,7 +82,10 @@ def import_masks(db: Session, project_id: int, path: Path, fmt: str, user_id: in
         image = by_stem.get(Path(upload_name or path.name).stem)
         if image is None:
             raise Invalid(f"no project image has the stem of {upload_name or path.name!r}", "file")
-        pairs = [(image, records) for _, records in read_records(path, "yolo", "coco_rle", (image.height, image.width))]
+        pairs = [
+            (image, records)
+            for _, records in read_records(path, "yolo", "coco_rle", (image.height, image.width))
+        ]
     else:
         pairs = []
         for info, records in read_records(path, fmt, "coco_rle"):
@@ -89,17 +97,20 @@ def import_masks(db: Session, project_id: int, path: Path, fmt: str, user_id: in
     for image, records in pairs:
         for index, record in enumerate(records):
             new = NewAnnotation(
-                segmentation=record["segmentation"], predicted_iou=record.get("predicted_iou"),
-                stability_score=record.get("stability_score"), idempotency_key=f"import:{digest}:{image.id}:{index}",
+                segmentation=record["segmentation"],
+                predicted_iou=record.get("predicted_iou"),
+                stability_score=record.get("stability_score"),
+                idempotency_key=f"import:{digest}:{image.id}:{index}",
                 imported=True,
             )
-            _, created = annotations.create(db, image, new, user_id)
+            _, created = annotating.create(db, image, new, user_id)
             added += created
     return added
 
 
-def read_detector_boxes(db: Session, project_id: int, path: Path, fmt: str,
-                        upload_name: str | None = None) -> dict[str, list[list[Any]]]:
+def read_detector_boxes(
+    db: Session, project_id: int, path: Path, fmt: str, upload_name: str | None = None
+) -> dict[str, list[list[Any]]]:
     """A detector's boxes as a boxes job's parameters: {image id: [[x0, y0, x1, y1, label, score], ...]} (XYXY)."""
     if fmt not in BOX_IMPORT_FORMATS:
         raise Invalid(f"format must be one of {BOX_IMPORT_FORMATS}, got {fmt!r}", "format")
@@ -122,13 +133,18 @@ def _coco_boxes(images: list[Image], path: Path) -> dict[str, list[list[Any]]]:
                 raise Invalid(f"annotations[{k}]: image {entry['image_id']!r} is not a project image", "file")
             x, y, w, h = (float(value) for value in entry["bbox"])  # XYWH in COCO
             if w <= 0 or h <= 0:
-                raise Invalid(f"annotations[{k}].bbox must have positive width and height, got {entry['bbox']}", "file")
+                raise Invalid(
+                    f"annotations[{k}].bbox must have positive width and height, got {entry['bbox']}", "file"
+                )
             boxes.setdefault(str(image.id), []).append(
-                [x, y, x + w, y + h, categories.get(entry.get("category_id")), entry.get("score")])
+                [x, y, x + w, y + h, categories.get(entry.get("category_id")), entry.get("score")]
+            )
     except (KeyError, TypeError, ValueError, UnicodeDecodeError) as exc:
         if isinstance(exc, Invalid):
             raise
-        raise Invalid(f"not a COCO detection json with images, annotations[].bbox (XYWH): {exc!r}", "file") from None
+        raise Invalid(
+            f"not a COCO detection json with images, annotations[].bbox (XYWH): {exc!r}", "file"
+        ) from None
     return boxes
 
 
@@ -146,10 +162,20 @@ def _yolo_boxes(images: list[Image], path: Path, name: str) -> dict[str, list[li
             if len(values) < 4 or not all(0.0 <= value <= 1.0 for value in values[:4]):
                 raise ValueError
         except ValueError:
-            raise Invalid(f"{name} line {number}: expected 'class cx cy w h [score]' normalised to [0, 1], "
-                          f"got {line!r}", "file") from None
-        cx, cy, w, h = values[0] * image.width, values[1] * image.height, values[2] * image.width, values[3] * image.height
-        rows.append([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2, parts[0], values[4] if len(values) > 4 else None])
+            raise Invalid(
+                f"{name} line {number}: expected 'class cx cy w h [score]' normalised to [0, 1], "
+                f"got {line!r}",
+                "file",
+            ) from None
+        cx, cy, w, h = (
+            values[0] * image.width,
+            values[1] * image.height,
+            values[2] * image.width,
+            values[3] * image.height,
+        )
+        rows.append(
+            [cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2, parts[0], values[4] if len(values) > 4 else None]
+        )
     return {str(image.id): rows}
 
 
@@ -168,5 +194,9 @@ def unique_names(images: list[Image]) -> dict[int, str]:
     stems: dict[str, int] = {}
     for image in images:
         stems[Path(image.file_name).stem] = stems.get(Path(image.file_name).stem, 0) + 1
-    return {image.id: image.file_name if stems[Path(image.file_name).stem] == 1 else f"{image.id}_{image.file_name}"
-            for image in images}
+    return {
+        image.id: image.file_name
+        if stems[Path(image.file_name).stem] == 1
+        else f"{image.id}_{image.file_name}"
+        for image in images
+    }

@@ -8,11 +8,14 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("sqlalchemy", reason='the engine tests need the engine extra: pip install "segany[engine]"')
+pytest.importorskip(
+    "sqlalchemy", reason='the engine tests need the engine extra: pip install "segany[engine]"'
+)
 pytest.importorskip("alembic", reason='the engine tests need the engine extra: pip install "segany[engine]"')
 
-from segany.engine.store import Store, open_store  # noqa: E402
-from pg_server import create_database, postgres_bin, running_postgres  # noqa: E402
+from pg_server import create_database, postgres_bin, running_postgres
+
+from segany.engine.store import Store, open_store
 
 _DATABASES = itertools.count()
 
@@ -20,7 +23,9 @@ _DATABASES = itertools.count()
 @pytest.fixture(scope="session")
 def postgres_socket() -> Iterator[str]:
     if postgres_bin() is None:
-        pytest.skip("PostgreSQL is not installed (apt-get install -y postgresql): PostgreSQL store tests skipped")
+        pytest.skip(
+            "PostgreSQL is not installed (apt-get install -y postgresql): PostgreSQL store tests skipped"
+        )
     pytest.importorskip("psycopg", reason="psycopg is missing: pip install 'segany[engine]'")
     with running_postgres() as socket:
         yield socket
@@ -75,8 +80,13 @@ def engine_app(tmp_path: Path, tiny_sam, seeded_template: Path):  # type: ignore
 
     folder = tmp_path / "project"
     shutil.copytree(seeded_template, folder)
-    app = build_engine_app(folder, ServerSettings(cache_dir=tmp_path / "cache"), sam=tiny_sam,
-                           model_name="vit_tiny", model_source="random")
+    app = build_engine_app(
+        folder,
+        ServerSettings(cache_dir=tmp_path / "cache"),
+        sam=tiny_sam,
+        model_name="vit_tiny",
+        model_source="random",
+    )
     yield app
     app.state.engine.runner.stop()
     app.state.engine.store.close()

@@ -17,7 +17,7 @@ SERVER_HEADERS = {"X-Segany-Client": "1"}
 def png_bytes(height: int = 48, width: int = 64, seed: int = 0) -> bytes:
     rng = np.random.default_rng(seed)
     pixels = np.full((height, width, 3), 40, dtype=np.uint8)
-    pixels[height // 4: 3 * height // 4, width // 4: 3 * width // 4] = (220, 60, 30)  # one bright object
+    pixels[height // 4 : 3 * height // 4, width // 4 : 3 * width // 4] = (220, 60, 30)  # one bright object
     pixels = np.clip(pixels.astype(int) + rng.integers(-10, 10, pixels.shape), 0, 255).astype(np.uint8)
     buffer = io.BytesIO()
     PILImage.fromarray(pixels).save(buffer, format="PNG")
@@ -46,8 +46,9 @@ class UserClient:
         self.http = TestClient(app, base_url="http://127.0.0.1")
         self.csrf = ""
         if username is not None:
-            answer = self.http.post("/api/engine/login", json={"username": username, "password": password},
-                                    headers=SERVER_HEADERS)
+            answer = self.http.post(
+                "/api/engine/login", json={"username": username, "password": password}, headers=SERVER_HEADERS
+            )
             assert answer.status_code == 200, answer.text
             self.csrf = answer.json()["csrf_token"]
             self.cookie_header = answer.headers["set-cookie"]
@@ -77,14 +78,14 @@ class UserClient:
         raise TimeoutError(f"job {job_id} did not finish in {timeout} s")
 
 
-def tiny_model(image_size: int = 256) -> Any:
+def tiny_model(image_size: int = 256, seed: int = 0) -> Any:
     """vit_tiny with seeded random weights at a small input size (fast on a CPU)."""
     import torch
 
     from segany.registry import build_sam, resolve_config
 
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
+        torch.manual_seed(seed)
         return build_sam(resolve_config("vit_tiny").with_image_size(image_size)).eval()
 
 

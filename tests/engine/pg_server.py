@@ -44,22 +44,53 @@ def running_postgres() -> Iterator[str]:
         shutil.chown(socket, SERVER_USER)
     try:
         subprocess.run(
-            _as_server_user([str(binaries / "initdb"), "-D", str(data), "-U", SERVER_USER, "-A", "trust",
-                             "--no-sync", "-E", "UTF8"]),
-            check=True, capture_output=True, timeout=120,
+            _as_server_user(
+                [
+                    str(binaries / "initdb"),
+                    "-D",
+                    str(data),
+                    "-U",
+                    SERVER_USER,
+                    "-A",
+                    "trust",
+                    "--no-sync",
+                    "-E",
+                    "UTF8",
+                ]
+            ),
+            check=True,
+            capture_output=True,
+            timeout=120,
         )
         options = f"-k {socket} -c listen_addresses='' -c fsync=on"
         subprocess.run(
-            _as_server_user([str(binaries / "pg_ctl"), "-D", str(data), "-o", options, "-w", "-t", "60",
-                             "-l", str(root / "server.log"), "start"]),
-            check=True, capture_output=True, timeout=120,
+            _as_server_user(
+                [
+                    str(binaries / "pg_ctl"),
+                    "-D",
+                    str(data),
+                    "-o",
+                    options,
+                    "-w",
+                    "-t",
+                    "60",
+                    "-l",
+                    str(root / "server.log"),
+                    "start",
+                ]
+            ),
+            check=True,
+            capture_output=True,
+            timeout=120,
         )
         try:
             yield str(socket)
         finally:
             subprocess.run(
                 _as_server_user([str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]),
-                capture_output=True, timeout=60,
+                check=False,
+                capture_output=True,
+                timeout=60,
             )
     finally:
         shutil.rmtree(root, ignore_errors=True)

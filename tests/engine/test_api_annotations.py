@@ -14,7 +14,9 @@ A = 1
 
 def setup_image(app: Any) -> tuple[UserClient, int]:
     client = UserClient(app, "ann_a")
-    answer = client.post(f"/api/engine/projects/{A}/images", files={"file": ("p.png", png_bytes(), "image/png")})
+    answer = client.post(
+        f"/api/engine/projects/{A}/images", files={"file": ("p.png", png_bytes(), "image/png")}
+    )
     assert answer.status_code == 201
     return client, int(answer.json()["id"])
 
@@ -30,7 +32,9 @@ def test_accept_retry_is_idempotent(engine_app: Any) -> None:
     assert first.json()["id"] == retry.json()["id"]
     rows = client.get(path).json()
     assert len(rows) == 1
-    decoded = coco_mask.decode({"size": rows[0]["mask"]["size"], "counts": rows[0]["mask"]["counts"].encode()})
+    decoded = coco_mask.decode(
+        {"size": rows[0]["mask"]["size"], "counts": rows[0]["mask"]["counts"].encode()}
+    )
     np.testing.assert_array_equal(decoded.astype(bool), mask)
     assert rows[0]["bbox"] == [3, 4, 17, 26] and rows[0]["area"] == 17 * 26
 
@@ -38,8 +42,10 @@ def test_accept_retry_is_idempotent(engine_app: Any) -> None:
 def test_second_save_of_the_same_version_gets_409(engine_app: Any) -> None:
     alice, image_id = setup_image(engine_app)
     bob = UserClient(engine_app, "ann_a")  # the same project opened in a second browser
-    made = alice.post(f"/api/engine/projects/{A}/images/{image_id}/annotations",
-                      json={"idempotency_key": "e-1", "mask": uncompressed(square(48, 64, 0, 0, 8, 8))}).json()
+    made = alice.post(
+        f"/api/engine/projects/{A}/images/{image_id}/annotations",
+        json={"idempotency_key": "e-1", "mask": uncompressed(square(48, 64, 0, 0, 8, 8))},
+    ).json()
     path = f"/api/engine/projects/{A}/annotations/{made['id']}"
     grown = uncompressed(square(48, 64, 0, 0, 12, 12))
     saved = alice.put(path, json={"version": made["version"], "mask": grown})
@@ -58,7 +64,9 @@ def test_malformed_masks_are_422_naming_the_field(engine_app: Any) -> None:
     path = f"/api/engine/projects/{A}/images/{image_id}/annotations"
     wrong_size = client.post(path, json={"idempotency_key": "w", "mask": uncompressed(np.ones((5, 5), bool))})
     assert wrong_size.status_code == 422 and "[48, 64]" in wrong_size.json()["detail"]
-    bad_counts = client.post(path, json={"idempotency_key": "w2", "mask": {"size": [48, 64], "counts": [5, 3]}})
+    bad_counts = client.post(
+        path, json={"idempotency_key": "w2", "mask": {"size": [48, 64], "counts": [5, 3]}}
+    )
     assert bad_counts.status_code == 422
     assert client.post(path, json={"mask": uncompressed(square(48, 64, 0, 0, 2, 2))}).status_code == 422
 
@@ -68,11 +76,15 @@ def test_clicks_per_mask_come_from_prompt_events(engine_app: Any) -> None:
     base = f"/api/engine/projects/{A}/images/{image_id}"
     for _ in range(4):
         assert client.post(f"{base}/events", json={"payload": {"points": [[3, 4]]}}).status_code == 201
-    first = client.post(f"{base}/annotations",
-                        json={"idempotency_key": "c-1", "mask": uncompressed(square(48, 64, 0, 0, 4, 4))}).json()
+    first = client.post(
+        f"{base}/annotations",
+        json={"idempotency_key": "c-1", "mask": uncompressed(square(48, 64, 0, 0, 4, 4))},
+    ).json()
     client.post(f"{base}/events", json={})
-    second = client.post(f"{base}/annotations",
-                         json={"idempotency_key": "c-2", "mask": uncompressed(square(48, 64, 9, 9, 14, 14))}).json()
+    second = client.post(
+        f"{base}/annotations",
+        json={"idempotency_key": "c-2", "mask": uncompressed(square(48, 64, 9, 9, 14, 14))},
+    ).json()
     assert (first["clicks"], second["clicks"]) == (4, 1)
     stats = client.get(f"/api/engine/projects/{A}/stats").json()
     (timing,) = stats["manual_time_by_model_version"]
@@ -81,17 +93,25 @@ def test_clicks_per_mask_come_from_prompt_events(engine_app: Any) -> None:
 
 
 def test_keep_and_reject_of_proposed_masks(engine_app: Any) -> None:
-    from segany.engine import annotations
-    from segany.engine.annotations import NewAnnotation
+    from segany.engine import annotating
+    from segany.engine.annotating import NewAnnotation
     from segany.engine.models import Image
 
     client, image_id = setup_image(engine_app)
     store = engine_app.state.engine.store
     with store.transaction() as db:
         image = db.get(Image, image_id)
-        made = [annotations.create(db, image, NewAnnotation(uncompressed(square(48, 64, k, k, k + 5, k + 5)),
-                                                            source=source, predicted_iou=iou), None)[0].id
-                for k, (source, iou) in enumerate([("prefilled", 0.9), ("prefilled", 0.7), ("automatic", 0.95)])]
+        made = [
+            annotating.create(
+                db,
+                image,
+                NewAnnotation(
+                    uncompressed(square(48, 64, k, k, k + 5, k + 5)), source=source, predicted_iou=iou
+                ),
+                None,
+            )[0].id
+            for k, (source, iou) in enumerate([("prefilled", 0.9), ("prefilled", 0.7), ("automatic", 0.95)])
+        ]
     decide = f"/api/engine/projects/{A}/annotations/{{}}/decision"
     assert client.post(decide.format(made[0]), json={"version": 1, "decision": "keep"}).status_code == 200
     assert client.post(decide.format(made[1]), json={"version": 1, "decision": "reject"}).status_code == 200

@@ -11,8 +11,10 @@ A, B = 1, 2
 
 
 def upload(client: UserClient, project_id: int, seed: int = 0) -> dict[str, Any]:
-    answer = client.post(f"/api/engine/projects/{project_id}/images",
-                         files={"file": (f"photo{seed}.png", png_bytes(seed=seed), "image/png")})
+    answer = client.post(
+        f"/api/engine/projects/{project_id}/images",
+        files={"file": (f"photo{seed}.png", png_bytes(seed=seed), "image/png")},
+    )
     assert answer.status_code == 201, answer.text
     result: dict[str, Any] = answer.json()
     return result
@@ -22,10 +24,14 @@ def test_login_sets_a_strict_httponly_cookie_and_wrong_password_is_401(engine_ap
     client = UserClient(engine_app, "ann_a")
     cookie = client.cookie_header.lower()
     assert "httponly" in cookie and "samesite=strict" in cookie
-    wrong = UserClient(engine_app).http.post("/api/engine/login", headers=SERVER_HEADERS,
-                                             json={"username": "ann_a", "password": "not the password"})
-    unknown = UserClient(engine_app).http.post("/api/engine/login", headers=SERVER_HEADERS,
-                                               json={"username": "nobody", "password": PASSWORD})
+    wrong = UserClient(engine_app).http.post(
+        "/api/engine/login",
+        headers=SERVER_HEADERS,
+        json={"username": "ann_a", "password": "not the password"},
+    )
+    unknown = UserClient(engine_app).http.post(
+        "/api/engine/login", headers=SERVER_HEADERS, json={"username": "nobody", "password": PASSWORD}
+    )
     assert wrong.status_code == unknown.status_code == 401
     assert wrong.json()["detail"] == unknown.json()["detail"]  # no hint which names exist
 
@@ -64,15 +70,19 @@ def test_annotator_of_a_cannot_read_or_change_b(engine_app: Any) -> None:
     ann_a, ann_b = UserClient(engine_app, "ann_a"), UserClient(engine_app, "ann_b")
     image_b = upload(ann_b, B, seed=1)
     mask = uncompressed(square(48, 64, 2, 2, 9, 9))
-    made = ann_b.post(f"/api/engine/projects/{B}/images/{image_b['id']}/annotations",
-                      json={"idempotency_key": "b-1", "mask": mask}).json()
+    made = ann_b.post(
+        f"/api/engine/projects/{B}/images/{image_b['id']}/annotations",
+        json={"idempotency_key": "b-1", "mask": mask},
+    ).json()
     assert [p["name"] for p in ann_a.get("/api/engine/projects").json()] == ["A"]
     for answer in (
         ann_a.get(f"/api/engine/projects/{B}/images"),
         ann_a.get(f"/api/engine/projects/{B}/images/{image_b['id']}/file"),
         ann_a.get(f"/api/engine/projects/{B}/images/{image_b['id']}/annotations"),
-        ann_a.post(f"/api/engine/projects/{B}/images/{image_b['id']}/annotations",
-                   json={"idempotency_key": "a-into-b", "mask": mask}),
+        ann_a.post(
+            f"/api/engine/projects/{B}/images/{image_b['id']}/annotations",
+            json={"idempotency_key": "a-into-b", "mask": mask},
+        ),
         ann_a.put(f"/api/engine/projects/{B}/annotations/{made['id']}", json={"version": 1, "label": "x"}),
         ann_a.delete(f"/api/engine/projects/{B}/annotations/{made['id']}", params={"version": 1}),
         ann_a.get(f"/api/engine/projects/{B}/export", params={"format": "coco"}),
@@ -91,11 +101,19 @@ def test_annotator_of_a_cannot_read_or_change_b(engine_app: Any) -> None:
 def test_roles(engine_app: Any) -> None:
     admin, ann_a, rev_a = (UserClient(engine_app, name) for name in ("admin", "ann_a", "rev_a"))
     assert ann_a.post("/api/engine/projects", json={"name": "C"}).status_code == 403
-    assert ann_a.post("/api/engine/users", json={"username": "x", "password": PASSWORD, "role": "admin"}
-                      ).status_code == 403
+    assert (
+        ann_a.post(
+            "/api/engine/users", json={"username": "x", "password": PASSWORD, "role": "admin"}
+        ).status_code
+        == 403
+    )
     assert admin.post("/api/engine/projects", json={"name": "C"}).status_code == 201
-    assert admin.post("/api/engine/users", json={"username": "carol", "password": PASSWORD,
-                                                 "role": "annotator"}).status_code == 201
+    assert (
+        admin.post(
+            "/api/engine/users", json={"username": "carol", "password": PASSWORD, "role": "annotator"}
+        ).status_code
+        == 201
+    )
     image = upload(ann_a, A)
     body = {"idempotency_key": "r-1", "mask": uncompressed(square(48, 64, 1, 1, 5, 5))}
     path = f"/api/engine/projects/{A}/images/{image['id']}/annotations"
@@ -131,4 +149,6 @@ def test_non_loopback_host_needs_accounts(tmp_path: Any, tiny_sam: Any) -> None:
 
     open_store(tmp_path / "empty").close()
     with pytest.raises(ValueError, match="admin account"):
-        build_engine_app(tmp_path / "empty", ServerSettings(host="0.0.0.0", cache_dir=tmp_path / "c"), sam=tiny_sam)
+        build_engine_app(
+            tmp_path / "empty", ServerSettings(host="0.0.0.0", cache_dir=tmp_path / "c"), sam=tiny_sam
+        )

@@ -31,18 +31,32 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    """`segany engine serve` in its own process (vit_tiny with seeded random weights)."""
+    """`segany engine serve` in its own process (a small vit_tiny checkpoint, random weights)."""
 
-    def __init__(self, project: Path, log: Path) -> None:
-        self.project, self.log, self.port = project, log, free_port()
+    def __init__(self, project: Path, log: Path, model: Path) -> None:
+        self.project, self.log, self.port, self.model = project, log, free_port(), model
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> httpx.Client:
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "segany.cli.main", "engine", "serve", str(self.project), "--model", "vit_tiny",
-                 "--random-weights", "--device", "cpu", "--port", str(self.port)],
-                stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "SEGANY_DEBUG": "1"},
+                [
+                    sys.executable,
+                    "-m",
+                    "segany.cli.main",
+                    "engine",
+                    "serve",
+                    str(self.project),
+                    "--model",
+                    str(self.model),
+                    "--device",
+                    "cpu",
+                    "--port",
+                    str(self.port),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "SEGANY_DEBUG": "1"},
             )
         base = f"http://127.0.0.1:{self.port}"
         deadline = time.monotonic() + 120
@@ -86,6 +100,18 @@ def database_rows(project: Path, query: str) -> list[Any]:
         engine.dispose()
 
 
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+    """vit_tiny at 512 px, seed 1: a random model that still finds two masks on the test images."""
+    import torch
+    from engine_client import tiny_model
+
+    sam = tiny_model(image_size=512, seed=1)
+    path = tmp_path_factory.mktemp("model") / "tiny512.pt"
+    torch.save(sam.state_dict(), path)
+    return path, sam
+
+
 @pytest.fixture
 def project(tmp_path: Path, seeded_template: Path) -> Path:
     import shutil
@@ -94,12 +120,15 @@ def project(tmp_path: Path, seeded_template: Path) -> Path:
     return tmp_path / "project"
 
 
-def test_kill9_while_accepting_loses_and_duplicates_nothing(project: Path, tmp_path: Path) -> None:
-    server = ServerProcess(project, tmp_path / "server.log")
+def test_kill9_while_accepting_loses_and_duplicates_nothing(
+    project: Path, tmp_path: Path, model_file: tuple[Path, Any]
+) -> None:
+    server = ServerProcess(project, tmp_path / "server.log", model_file[0])
     try:
         client = server.start()
-        image = client.post(f"/api/engine/projects/{A}/images",
-                            files={"file": ("p.png", png_bytes(), "image/png")}).json()
+        image = client.post(
+            f"/api/engine/projects/{A}/images", files={"file": ("p.png", png_bytes(), "image/png")}
+        ).json()
         path = f"/api/engine/projects/{A}/images/{image['id']}/annotations"
         sent: dict[str, np.ndarray] = {}
         acknowledged: dict[str, int] = {}
@@ -144,17 +173,22 @@ def test_kill9_while_accepting_loses_and_duplicates_nothing(project: Path, tmp_p
     assert {key: row_id for key, row_id in rows if key in acknowledged} == acknowledged
 
 
-def test_kill9_during_automatic_run_resumes_without_duplicates(project: Path, tmp_path: Path) -> None:
+def test_kill9_during_automatic_run_resumes_without_duplicates(
+    project: Path, tmp_path: Path, model_file: tuple[Path, Any]
+) -> None:
     from segany.amg import SamAutomaticMaskGenerator
-    from segany.cli.models import random_model
 
-    server = ServerProcess(project, tmp_path / "server.log")
-    images = [png_bytes(seed=seed) for seed in range(8)]
+    server = ServerProcess(project, tmp_path / "server.log", model_file[0])
+    images = [png_bytes(seed=seed) for seed in range(4)]
     try:
         client = server.start()
         admin = login(f"http://127.0.0.1:{server.port}", "admin")
-        ids = [client.post(f"/api/engine/projects/{A}/images", files={"file": (f"p{k}.png", data, "image/png")}
-                           ).json()["id"] for k, data in enumerate(images)]
+        ids = [
+            client.post(
+                f"/api/engine/projects/{A}/images", files={"file": (f"p{k}.png", data, "image/png")}
+            ).json()["id"]
+            for k, data in enumerate(images)
+        ]
         job = admin.post(f"/api/engine/projects/{A}/jobs", json={"kind": "automatic", "params": LOOSE}).json()
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -179,8 +213,7 @@ def test_kill9_during_automatic_run_resumes_without_duplicates(project: Path, tm
     assert set(before) <= set(after)  # nothing committed before the kill was lost or rewritten
     keys = [key for _, _, key in after]
     assert len(keys) == len(set(keys))
-    sam, _ = random_model("vit_tiny")
-    generator = SamAutomaticMaskGenerator(sam.eval(), output_mode="binary_mask", **LOOSE)
+    generator = SamAutomaticMaskGenerator(model_file[1], output_mode="binary_mask", **LOOSE)
     from engine_client import decode_png
 
     for image_id, data in zip(ids, images):

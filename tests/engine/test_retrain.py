@@ -8,8 +8,8 @@ import torch
 from engine_client import png_bytes, square, tiny_model, uncompressed
 
 from segany.cli.main import main
-from segany.engine import annotations
-from segany.engine.annotations import NewAnnotation
+from segany.engine import annotating
+from segany.engine.annotating import NewAnnotation
 from segany.engine.models import ModelVersion
 from segany.engine.projects import add_image, create_project
 from segany.engine.retrain import retrain
@@ -28,15 +28,30 @@ def test_retrain_registers_a_new_version(tmp_path: Path) -> None:
         project = create_project(db, "gulls")
         for seed in range(2):
             image, _ = add_image(db, store.blobs, project, png_bytes(seed=seed), f"g{seed}.png")
-            annotations.create(db, image, NewAnnotation(uncompressed(square(48, 64, 16, 12, 48, 36)),
-                                                        clicks=1, seconds=1.0), None)
-            rejected, _ = annotations.create(
-                db, image, NewAnnotation(uncompressed(square(48, 64, 0, 0, 5, 5)), source="automatic"), None)
-            annotations.decide(db, rejected, 1, None, keep=False)
+            annotating.create(
+                db,
+                image,
+                NewAnnotation(uncompressed(square(48, 64, 16, 12, 48, 36)), clicks=1, seconds=1.0),
+                None,
+            )
+            rejected, _ = annotating.create(
+                db, image, NewAnnotation(uncompressed(square(48, 64, 0, 0, 5, 5)), source="automatic"), None
+            )
+            annotating.decide(db, rejected, 1, None, keep=False)
     store.close()
     store = open_store(tmp_path / "project")
-    result = retrain(store, "gulls", str(base), tmp_path / "run", "round1", "decoder", steps=2, parent_id=parent,
-                     device="cpu", overrides={"interactive_points": 1, "mask_only_iterations": 0})
+    result = retrain(
+        store,
+        "gulls",
+        str(base),
+        tmp_path / "run",
+        "round1",
+        "decoder",
+        steps=2,
+        parent_id=parent,
+        device="cpu",
+        overrides={"interactive_points": 1, "mask_only_iterations": 0},
+    )
     assert result.masks == 2 and result.version_id != parent
     with store.session() as db:
         version = db.query(ModelVersion).filter_by(name="round1").one()

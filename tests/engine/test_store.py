@@ -12,9 +12,9 @@ from PIL import Image as PILImage
 from pycocotools import mask as coco_mask
 from sqlalchemy import func, inspect, select, text
 
-from segany.engine import annotations
+from segany.engine import annotating
 from segany.engine.accounts import create_user
-from segany.engine.annotations import NewAnnotation
+from segany.engine.annotating import NewAnnotation
 from segany.engine.errors import Conflict, Invalid
 from segany.engine.models import Annotation, AnnotationEvent, Image
 from segany.engine.projects import add_image, create_project
@@ -52,7 +52,15 @@ def make_image(store: Store) -> Image:
 def test_migrations_create_every_table(store: Store) -> None:
     assert current_revision(store.engine) == HEAD_REVISION
     tables = set(inspect(store.engine).get_table_names())
-    assert {"users", "projects", "images", "annotations", "annotation_events", "jobs", "model_versions"} <= tables
+    assert {
+        "users",
+        "projects",
+        "images",
+        "annotations",
+        "annotation_events",
+        "jobs",
+        "model_versions",
+    } <= tables
 
 
 def test_sqlite_uses_wal_and_reopens_migrated(tmp_path: Path) -> None:
@@ -86,12 +94,16 @@ def test_annotation_mask_round_trip_and_box(store: Store) -> None:
     image = make_image(store)
     mask = square(24, 32, 5, 3, 12, 20)
     with store.transaction() as db:
-        row, created = annotations.create(db, image, NewAnnotation(uncompressed(mask), label="wing"), user_id=None)
+        row, created = annotating.create(
+            db, image, NewAnnotation(uncompressed(mask), label="wing"), user_id=None
+        )
     assert created and row.status == "accepted" and row.version == 1
     with store.session() as db:
         stored = db.get(Annotation, row.id)
         assert stored is not None
-        decoded = coco_mask.decode({"size": [stored.height, stored.width], "counts": stored.rle_counts.encode()})
+        decoded = coco_mask.decode(
+            {"size": [stored.height, stored.width], "counts": stored.rle_counts.encode()}
+        )
         np.testing.assert_array_equal(decoded.astype(bool), mask)
         assert stored.area == 7 * 17 and stored.bbox == {"xywh": [5, 3, 7, 17]}
 
@@ -99,16 +111,16 @@ def test_annotation_mask_round_trip_and_box(store: Store) -> None:
 def test_mask_of_wrong_size_is_refused(store: Store) -> None:
     image = make_image(store)
     with store.transaction() as db, pytest.raises(Invalid, match=r"\[24, 32\]"):
-        annotations.create(db, image, NewAnnotation(np.zeros((10, 10), bool)), user_id=None)
+        annotating.create(db, image, NewAnnotation(np.zeros((10, 10), bool)), user_id=None)
 
 
 def test_idempotent_retry_gives_one_row(store: Store) -> None:
     image = make_image(store)
     new = NewAnnotation(uncompressed(square(24, 32, 0, 0, 4, 4)), idempotency_key="k-1")
     with store.transaction() as db:
-        first, created = annotations.create(db, image, new, None)
+        first, created = annotating.create(db, image, new, None)
     with store.transaction() as db:
-        again, created_again = annotations.create(db, db.get(Image, image.id), new, None)  # type: ignore[arg-type]
+        again, created_again = annotating.create(db, db.get(Image, image.id), new, None)  # type: ignore[arg-type]
     assert created and not created_again and again.id == first.id
     with store.session() as db:
         assert db.scalar(select(func.count()).select_from(Annotation)) == 1
@@ -126,7 +138,7 @@ def test_concurrent_retries_race_to_one_row(store: Store) -> None:
         try:
             barrier.wait()
             with store.transaction() as db:
-                row, _ = annotations.create(db, db.get(Image, image.id), new, None)  # type: ignore[arg-type]
+                row, _ = annotating.create(db, db.get(Image, image.id), new, None)  # type: ignore[arg-type]
                 ids.append(row.id)
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
@@ -145,14 +157,14 @@ def test_concurrent_retries_race_to_one_row(store: Store) -> None:
 def test_stale_version_is_a_conflict(store: Store) -> None:
     image = make_image(store)
     with store.transaction() as db:
-        row, _ = annotations.create(db, image, NewAnnotation(uncompressed(square(24, 32, 0, 0, 5, 5))), None)
+        row, _ = annotating.create(db, image, NewAnnotation(uncompressed(square(24, 32, 0, 0, 5, 5))), None)
     # Two editors loaded version 1; the first save wins, the second gets a conflict.
     with store.transaction() as db:
-        annotations.update_mask(db, annotations.get(db, image.project_id, row.id), 1, None, label="first")
+        annotating.update_mask(db, annotating.get(db, image.project_id, row.id), 1, None, label="first")
     with store.transaction() as db, pytest.raises(Conflict, match="version 2"):
-        annotations.update_mask(db, annotations.get(db, image.project_id, row.id), 1, None, label="second")
+        annotating.update_mask(db, annotating.get(db, image.project_id, row.id), 1, None, label="second")
     with store.session() as db:
-        assert annotations.get(db, image.project_id, row.id).label == "first"
+        assert annotating.get(db, image.project_id, row.id).label == "first"
 
 
 def test_clicks_and_seconds_come_from_prompt_events(store: Store) -> None:
@@ -160,12 +172,16 @@ def test_clicks_and_seconds_come_from_prompt_events(store: Store) -> None:
     with store.transaction() as db:
         user = create_user(db, "ann", "a-long-password", "annotator")
         for _ in range(3):
-            annotations.record_event(db, image.project_id, "prompt", user.id, image.id)
+            annotating.record_event(db, image.project_id, "prompt", user.id, image.id)
     with store.transaction() as db:
-        first, _ = annotations.create(db, image, NewAnnotation(uncompressed(square(24, 32, 0, 0, 3, 3))), user.id)
-        annotations.record_event(db, image.project_id, "prompt", user.id, image.id)
+        first, _ = annotating.create(
+            db, image, NewAnnotation(uncompressed(square(24, 32, 0, 0, 3, 3))), user.id
+        )
+        annotating.record_event(db, image.project_id, "prompt", user.id, image.id)
     with store.transaction() as db:
-        second, _ = annotations.create(db, image, NewAnnotation(uncompressed(square(24, 32, 5, 5, 9, 9))), user.id)
+        second, _ = annotating.create(
+            db, image, NewAnnotation(uncompressed(square(24, 32, 5, 5, 9, 9))), user.id
+        )
     assert (first.clicks, second.clicks) == (3, 1)
     assert first.seconds is not None and 0 <= first.seconds < 60
     with store.session() as db:

@@ -31,8 +31,13 @@ PUBLIC_API = ("/api/info", "/api/openapi.json", "/api/docs", "/api/decoder")
 CLOSED_API = {("GET", "/api/images"), ("POST", "/api/images")}
 
 
-def mount_engine(app: FastAPI, store: Store, runner: JobRunner | None, model_version_id: int | None,
-                 secure_cookies: bool = False) -> FastAPI:
+def mount_engine(
+    app: FastAPI,
+    store: Store,
+    runner: JobRunner | None,
+    model_version_id: int | None,
+    secure_cookies: bool = False,
+) -> FastAPI:
     """Add the engine API and the login gate to a `segany serve` app (from `segany.server.create_app`)."""
     app.state.engine = EngineState(store, runner, model_version_id, secure_cookies)
     for module in (auth_routes, project_routes, annotation_routes, job_routes, transfer_routes):
@@ -61,8 +66,12 @@ class EngineGate:
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         path = scope.get("path", "")
-        if scope["type"] != "http" or not path.startswith("/api/") or path.startswith("/api/engine/") \
-                or path.startswith(PUBLIC_API):
+        if (
+            scope["type"] != "http"
+            or not path.startswith("/api/")
+            or path.startswith("/api/engine/")
+            or path.startswith(PUBLIC_API)
+        ):
             await self.app(scope, receive, send)
             return
         request = Request(scope)
@@ -71,7 +80,8 @@ class EngineGate:
             await self.app(scope, receive, send)
             return
         await JSONResponse({"detail": refusal.detail, "field": refusal.field}, status_code=refusal.status)(
-            scope, receive, send)
+            scope, receive, send
+        )
 
     def _refusal(self, request: Request) -> EngineError | None:
         method, path = request.method, request.url.path.rstrip("/")
@@ -96,7 +106,9 @@ def _may_read_image(db: Any, user: Any, server_id: str) -> bool:
         return False
     query = select(Image.project_id).where(Image.sha256.startswith(server_id, autoescape=True))
     if user.role != "admin":
-        query = query.join(Membership, Membership.project_id == Image.project_id).where(Membership.user_id == user.id)
+        query = query.join(Membership, Membership.project_id == Image.project_id).where(
+            Membership.user_id == user.id
+        )
     return db.scalar(query.limit(1)) is not None
 
 
@@ -105,6 +117,7 @@ def refuse_open_listening(host: str, has_accounts: bool) -> None:
     from segany.server.settings import is_loopback
 
     if not is_loopback(host) and not has_accounts:
-        raise ValueError(f"host {host!r} is not loopback: create an admin account first "
-                         "(`segany engine user add PROJECT_DIR NAME --role admin`)")
-
+        raise ValueError(
+            f"host {host!r} is not loopback: create an admin account first "
+            "(`segany engine user add PROJECT_DIR NAME --role admin`)"
+        )

@@ -21,7 +21,12 @@ def login(body: Login, response: Response, db: Db, engine: Engine) -> dict[str, 
         token, csrf = accounts.start_session(db, user)
         answer = {"user": user_json(user), "csrf_token": csrf}
     response.set_cookie(
-        SESSION_COOKIE, token, httponly=True, samesite="strict", secure=engine.secure_cookies, path="/",
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=engine.secure_cookies,
+        path="/",
         max_age=int(accounts.SESSION_LIFETIME.total_seconds()),
     )
     return answer

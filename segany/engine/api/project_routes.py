@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import Response
@@ -50,14 +50,16 @@ def list_images(project_id: int, user: CurrentUser, db: Db) -> list[dict[str, An
 
 @router.post("/{project_id}/images", status_code=201)
 async def upload_image(
-    project_id: int, request: Request, user: CurrentUser, engine: Engine, file: UploadFile = File(...)
+    project_id: int, request: Request, user: CurrentUser, engine: Engine, file: Annotated[UploadFile, File()]
 ) -> dict[str, Any]:
     data = await file.read()
     if not data:
         raise Invalid("file is empty", "file")
     from starlette.concurrency import run_in_threadpool
 
-    answer: dict[str, Any] = await run_in_threadpool(_add_image, engine, user, project_id, data, file.filename)
+    answer: dict[str, Any] = await run_in_threadpool(
+        _add_image, engine, user, project_id, data, file.filename
+    )
     hook = getattr(request.app.state, "engine_image_hook", None)
     if hook is not None:  # registers the bytes with the `segany serve` API (encode, predict)
         hook(engine.store.blobs.path(answer["blob_name"]), answer["file_name"])

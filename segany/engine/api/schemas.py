@@ -73,8 +73,14 @@ def project_json(project: Project) -> dict[str, Any]:
 
 def image_json(image: Image) -> dict[str, Any]:
     # server_id: the id of the same bytes in the `segany serve` API (encode, predict, embedding).
-    return {"id": image.id, "file_name": image.file_name, "width": image.width, "height": image.height,
-            "sha256": image.sha256, "server_id": image.sha256[:16]}
+    return {
+        "id": image.id,
+        "file_name": image.file_name,
+        "width": image.width,
+        "height": image.height,
+        "sha256": image.sha256,
+        "server_id": image.sha256[:16],
+    }
 
 
 def annotation_json(row: Annotation) -> dict[str, Any]:
@@ -97,5 +103,11 @@ def annotation_json(row: Annotation) -> dict[str, Any]:
 
 
 def job_json(job: Job) -> dict[str, Any]:
-    return {"job_id": job.id, "kind": job.kind, "state": job.state, "progress": job.progress,
-            "error": job.error, "params": job.params}
+    return {
+        "job_id": job.id,
+        "kind": job.kind,
+        "state": job.state,
+        "progress": job.progress,
+        "error": job.error,
+        "params": job.params,
+    }

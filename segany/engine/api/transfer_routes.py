@@ -6,7 +6,7 @@ import io
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import Response
@@ -20,20 +20,35 @@ from segany.engine.models import User
 from segany.formats import FormatError
 
 router = APIRouter(prefix="/api/engine/projects/{project_id}", tags=["engine: import/export"])
-IMPORT_SUFFIX = {"coco": ".json", "sa1b": ".json", "coco_boxes": ".json", "yolo": ".txt", "yolo_boxes": ".txt"}
+IMPORT_SUFFIX = {
+    "coco": ".json",
+    "sa1b": ".json",
+    "coco_boxes": ".json",
+    "yolo": ".txt",
+    "yolo_boxes": ".txt",
+}
 
 
 @router.post("/import")
-async def import_file(project_id: int, user: CurrentUser, engine: Engine, file: UploadFile = File(...),
-                      format: str = Form(...)) -> dict[str, Any]:
+async def import_file(
+    project_id: int,
+    user: CurrentUser,
+    engine: Engine,
+    file: Annotated[UploadFile, File()],
+    format: Annotated[str, Form()],
+) -> dict[str, Any]:
     if format not in IMPORT_SUFFIX:
         raise Invalid(f"format must be one of {tuple(IMPORT_SUFFIX)}, got {format!r}", "format")
     data = await file.read()
-    answer: dict[str, Any] = await run_in_threadpool(_import, engine, user, project_id, data, format, file.filename)
+    answer: dict[str, Any] = await run_in_threadpool(
+        _import, engine, user, project_id, data, format, file.filename
+    )
     return answer
 
 
-def _import(engine: Any, user: User, project_id: int, data: bytes, fmt: str, name: str | None) -> dict[str, Any]:
+def _import(
+    engine: Any, user: User, project_id: int, data: bytes, fmt: str, name: str | None
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"upload{IMPORT_SUFFIX[fmt]}"  # our own name: the user's never reaches the disk
         path.write_bytes(data)
@@ -65,5 +80,8 @@ def export(project_id: int, format: str, user: CurrentUser, db: Db) -> Response:
             for path in sorted(root.rglob("*")):
                 if path.is_file():
                     archive.write(path, path.relative_to(root).as_posix())
-    return Response(buffer.getvalue(), media_type="application/zip",
-                    headers={"Content-Disposition": f'attachment; filename="project{project_id}_{format}.zip"'})
+    return Response(
+        buffer.getvalue(),
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="project{project_id}_{format}.zip"'},
+    )

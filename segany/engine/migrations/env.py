@@ -8,7 +8,9 @@ from segany.engine.models import Base
 
 connection = context.config.attributes.get("connection")
 if connection is None:
-    raise RuntimeError("the engine's migrations run through segany.engine.store.upgrade (no connection given)")
+    raise RuntimeError(
+        "the engine's migrations run through segany.engine.store.upgrade (no connection given)"
+    )
 context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
 with context.begin_transaction():
     context.run_migrations()

@@ -75,7 +75,9 @@ def create(db: Session, image: Image, new: NewAnnotation, user_id: int | None) -
         raise Invalid(f"source must be one of {SOURCES}, got {new.source!r}", "source")
     key = new.idempotency_key
     if key is not None and not (0 < len(key) <= MAX_KEY_CHARS):
-        raise Invalid(f"idempotency_key must be 1..{MAX_KEY_CHARS} characters, got {len(key)}", "idempotency_key")
+        raise Invalid(
+            f"idempotency_key must be 1..{MAX_KEY_CHARS} characters, got {len(key)}", "idempotency_key"
+        )
     mask = stored_mask(new.segmentation, image.height, image.width)
     if key is not None:
         existing = _by_key(db, key, image)
@@ -113,7 +115,9 @@ def create(db: Session, image: Image, new: NewAnnotation, user_id: int | None) -
             raise
         return existing, False
     kind = "import" if new.imported else "accept" if new.source == "manual" else new.source
-    record_event(db, image.project_id, kind, user_id, image.id, row.id, {"clicks": clicks, "seconds": seconds})
+    record_event(
+        db, image.project_id, kind, user_id, image.id, row.id, {"clicks": clicks, "seconds": seconds}
+    )
     return row, True
 
 
@@ -127,7 +131,11 @@ def update_mask(
 ) -> Annotation:
     """Replace the mask and/or label of `annotation` if nobody changed it since `version`; an edit of a
     model's mask also accepts it (the annotator fixed it)."""
-    values: dict[str, Any] = {"updated_at": utc_now(), "version": Annotation.version + 1, "status": "accepted"}
+    values: dict[str, Any] = {
+        "updated_at": utc_now(),
+        "version": Annotation.version + 1,
+        "status": "accepted",
+    }
     if segmentation is not None:
         values.update(_mask_columns(stored_mask(segmentation, annotation.height, annotation.width)))
     if label is not None:
@@ -141,8 +149,15 @@ def decide(db: Session, annotation: Annotation, version: int, user_id: int | Non
     """Keep (accept) or reject a proposed mask (review of automatic masks, keep/delete of pre-filled ones)."""
     status = "accepted" if keep else "rejected"
     _guarded_update(db, annotation, version, {"status": status, "version": Annotation.version + 1})
-    record_event(db, annotation.project_id, "keep" if keep else "reject", user_id, annotation.image_id,
-                 annotation.id, {"source": annotation.source, "predicted_iou": annotation.predicted_iou})
+    record_event(
+        db,
+        annotation.project_id,
+        "keep" if keep else "reject",
+        user_id,
+        annotation.image_id,
+        annotation.id,
+        {"source": annotation.source, "predicted_iou": annotation.predicted_iou},
+    )
     return annotation
 
 
@@ -202,8 +217,10 @@ def _measure(db: Session, image: Image, user_id: int | None) -> tuple[int, float
         AnnotationEvent.user_id == user_id,
     )
     last_boundary = db.scalar(
-        select(AnnotationEvent.at).where(*mine, AnnotationEvent.kind.in_(_MASK_BOUNDARIES))
-        .order_by(AnnotationEvent.at.desc()).limit(1)
+        select(AnnotationEvent.at)
+        .where(*mine, AnnotationEvent.kind.in_(_MASK_BOUNDARIES))
+        .order_by(AnnotationEvent.at.desc())
+        .limit(1)
     )
     query = select(AnnotationEvent.at).where(*mine, AnnotationEvent.kind == "prompt")
     if last_boundary is not None:
