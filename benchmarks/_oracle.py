@@ -12,12 +12,16 @@ if str(_SHIMS) not in sys.path:
     sys.path.insert(0, str(_SHIMS))
 
 try:
-    import segment_anything  # noqa: E402
+    import segment_anything
 except ImportError as error:  # pragma: no cover - depends on the environment
-    raise SystemExit("the benchmarks compare against segment-anything==1.0: pip install -e '.[test]'") from error
+    raise SystemExit(
+        "the benchmarks compare against segment-anything==1.0: pip install -e '.[test]'"
+    ) from error
 
 
-def build_reference_and_ours(model: str, seed: int = 0, noise: float = 0.02) -> tuple[torch.nn.Module, torch.nn.Module]:
+def build_reference_and_ours(
+    model: str, seed: int = 0, noise: float = 0.02
+) -> tuple[torch.nn.Module, torch.nn.Module]:
     """The official model with seeded, perturbed random weights, and ours loaded from its state dict."""
     from segany import sam_model_registry
 

@@ -25,12 +25,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from PIL import Image
+
+from segany.modeling.reference import reference_paths
 
 SHARED_PHOTO = Path(__file__).resolve().parents[2] / "shared" / "images" / "cars.jpg"
 BENCH_DIR = Path(__file__).resolve().parent
@@ -136,8 +139,8 @@ def run_worker(args: argparse.Namespace) -> None:
     config = json.loads(args.config)
     preset = config.pop("preset", None)
     net = _build(args.worker, args.model, args.weights)
-    if args.worker == "ours" and args.reference_decoder:
-        net.mask_decoder.low_rank = False
+    # --reference-decoder: segany's decoding (and the encoder inside generate) on the reference maths.
+    reference = args.worker == "ours" and args.reference_decoder
     photo, _ = load_photo(args.image)
     if args.worker == "official":
         from segment_anything import SamAutomaticMaskGenerator, SamPredictor
@@ -157,13 +160,15 @@ def run_worker(args: argparse.Namespace) -> None:
         start = time.perf_counter()
         predictor.set_image(photo)
         set_image_s = time.perf_counter() - start
-        decoder_s = time_decoder(predictor, photo, config) if args.decoder_time else float("nan")
+        with reference_paths() if reference else nullcontext():
+            decoder_s = time_decoder(predictor, photo, config) if args.decoder_time else float("nan")
         del predictor
     encoder_in_generate = _time_set_image(generator.predictor)
     rss_before = _status_mb("VmRSS")
     reset = _rss_reset()
     start = time.perf_counter()
-    records = generator.generate(photo)
+    with reference_paths() if reference else nullcontext():
+        records = generator.generate(photo)
     generate_s = time.perf_counter() - start
     peak = _status_mb("VmHWM") if reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result = {
@@ -295,7 +300,7 @@ def main() -> None:
     parser.add_argument(
         "--reference-decoder",
         action="store_true",
-        help="segany without the low-rank decoder path (for comparison)",
+        help="segany on the reference maths (reference_paths; the encoder inside generate too), for comparison",
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--noise", type=float, default=0.02)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ import torch
 from _oracle import build_reference_and_ours, segment_anything
 from PIL import Image
 
+from segany.modeling.reference import reference_paths
 from segany.predictor import SamPredictor
 
 SHARED_PHOTO = Path(__file__).resolve().parents[2] / "shared" / "images" / "cars.jpg"
@@ -64,14 +66,13 @@ def main() -> None:
     parser.add_argument(
         "--reference-decoder",
         action="store_true",
-        help="segany without the low-rank decoder path (for comparison)",
+        help="segany's prompt decoding on the reference maths (reference_paths), for comparison",
     )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
 
     reference, ours = build_reference_and_ours(args.model)
-    ours.mask_decoder.low_rank = not args.reference_decoder
     x = torch.randn(1, 3, 1024, 1024)
     ref_times, our_times = [], []
     with torch.inference_mode():
@@ -91,13 +92,15 @@ def main() -> None:
     point = np.array([[width * 0.5, height * 0.6]])
     label = np.array([1])
     ref_pt, our_pt = [], []
-    for _ in range(args.predict_repeats):
-        ref_pt.append(timed(lambda: ref_pred.predict(point, label, multimask_output=True), "pred_ref"))
-        our_pt.append(timed(lambda: our_pred.predict(point, label, multimask_output=True), "pred_ours"))
-    ref_masks, ref_scores, ref_logits = ref_pred.predict(point, label, multimask_output=True)
-    our_masks, our_scores, our_logits = our_pred.predict(point, label, multimask_output=True)
-    ref_full = ref_pred.predict(point, label, multimask_output=True, return_logits=True)[0]
-    sure = np.abs(ref_full) > 1e-3
+    # --reference-decoder: segany's prompt decoding on the reference maths (the encoder ran above, fast).
+    with reference_paths() if args.reference_decoder else nullcontext():
+        for _ in range(args.predict_repeats):
+            ref_pt.append(timed(lambda: ref_pred.predict(point, label, multimask_output=True), "pred_ref"))
+            our_pt.append(timed(lambda: our_pred.predict(point, label, multimask_output=True), "pred_ours"))
+        ref_masks, ref_scores, ref_logits = ref_pred.predict(point, label, multimask_output=True)
+        our_masks, our_scores, our_logits = our_pred.predict(point, label, multimask_output=True)
+        ref_full = ref_pred.predict(point, label, multimask_output=True, return_logits=True)[0]
+        sure = np.abs(ref_full) > 1e-3
     pred_ref, pred_ours = statistics.median(ref_pt), statistics.median(our_pt)
 
     decoder_path = "reference" if args.reference_decoder else "low-rank"

@@ -127,9 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     import onnxruntime as ort
     import torch
 
+    from segany.geometry import _CV2, upscale_logits
     from segany.onnx.contract import ExportMetadata
     from segany.onnx.export import export_onnx
-    from segany.onnx.image_ops import _CV2, upscale_logits
     from segany.onnx.runtime import OnnxPredictor
     from segany.predictor import SamPredictor
     from segany.registry import build_sam, resolve_config

@@ -14,14 +14,14 @@ _LAZY_ATTRIBUTES = {
     "SamConfig": "segany.registry",
     "ViTEncoderConfig": "segany.registry",
     "ConvEncoderConfig": "segany.registry",
-    "load_pretrained": "segany.pretrained",
+    "load_pretrained": "segany.pretrained.loading",
     "build_sam": "segany.registry",
     "sam_model_registry": "segany.registry",
     "SamPredictor": "segany.predictor",
     "load_checkpoint": "segany.checkpoint",
 }
 
-__all__ = [*_LAZY_ATTRIBUTES, "__version__"]
+__all__ = list(_LAZY_ATTRIBUTES) + ["__version__"]
 
 
 def __getattr__(name: str) -> Any:

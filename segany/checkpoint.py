@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from segany.errors import CheckpointError
+
 StateDict = dict[str, torch.Tensor]
 
 # Wrappers that training scripts put around a state dict.
@@ -91,7 +93,7 @@ def read_state_dict(path: str | Path, map_location: str | torch.device = "cpu") 
 
 def _unwrap(state: Mapping[str, object], path: Path) -> StateDict:
     if not isinstance(state, Mapping):
-        raise ValueError(f"checkpoint {path} holds a {type(state).__name__}, expected a dict of tensors")
+        raise CheckpointError(f"checkpoint {path} holds a {type(state).__name__}, expected a dict of tensors")
     for key in _NESTED_KEYS:
         inner = state.get(key)
         if isinstance(inner, Mapping) and inner and all(isinstance(v, torch.Tensor) for v in inner.values()):
@@ -118,7 +120,7 @@ def adapt_to_model(state: StateDict, model: nn.Module) -> StateDict:
             # 1 x h x w x C -> 1 x H x W x C
             grid = F.interpolate(tensor.permute(0, 3, 1, 2).float(), size=tuple(wanted[1:3]), mode="bicubic")
             adapted[key] = grid.permute(0, 2, 3, 1).to(tensor.dtype)
-        elif (key.endswith("rel_pos_h") or key.endswith("rel_pos_w")) and tensor.shape[1] == wanted[1]:
+        elif key.endswith(("rel_pos_h", "rel_pos_w")) and tensor.shape[1] == wanted[1]:
             # L x C -> L' x C, linear along the offset axis
             table = F.interpolate(tensor.T[None].float(), size=wanted[0], mode="linear")
             adapted[key] = table[0].T.to(tensor.dtype)

@@ -40,7 +40,7 @@ class ImageEmbedding:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> "ImageEmbedding":
+    def load(cls, path: str | Path) -> ImageEmbedding:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"embedding file not found: {path}")

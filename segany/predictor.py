@@ -16,17 +16,21 @@ import numpy as np
 import torch
 
 from segany.embedding_file import ImageEmbedding
+from segany.errors import ImageNotSetError, PromptError
+from segany.geometry import resized_shape
 from segany.io.image_convert import as_rgb_uint8
-from segany.modeling.decoder_lowrank import DecoderImageCache, weights_fingerprint
+from segany.modeling.decoder_lowrank import (
+    DecoderImageCache,
+    build_image_cache,
+    decode_with_cache,
+    supports_low_rank,
+    weights_fingerprint,
+)
 from segany.modeling.mask_decoder import MaskDecoder
 from segany.modeling.mask_upsampling import upscale_masks_binary
 from segany.modeling.sam import Sam
-from segany.prompt_checks import check_boxes, check_mask_input, check_points
-from segany.transforms import ResizeLongestSide, resized_shape
-
-
-class ImageNotSetError(RuntimeError, ValueError):
-    """A prompt was given before an image (or embedding) was set."""
+from segany.prompts import check_prompt_keys, is_box_batch, normalize_prompts
+from segany.transforms import ResizeLongestSide
 
 
 @dataclass
@@ -95,6 +99,7 @@ class SamPredictor:
         original_size: tuple[int, int] | None = None,
     ) -> None:
         """Use a precomputed embedding (from `get_image_embedding`, `save_image_embedding` or the CLI)."""
+        features: np.ndarray | torch.Tensor
         if isinstance(embedding, ImageEmbedding):
             if embedding.image_size != self.model.image_size:
                 raise ValueError(
@@ -145,7 +150,7 @@ class SamPredictor:
         state = self._single_image()
         held = state.features.nelement() * state.features.element_size()
         decoder = self.model.mask_decoder
-        if isinstance(decoder, MaskDecoder) and decoder.supports_low_rank():
+        if isinstance(decoder, MaskDecoder) and supports_low_rank(decoder):
             cache = self._decoder_cache(state, decoder)
             held += sum(tensor.nelement() * tensor.element_size() for tensor in cache.image_tensors())
         return held
@@ -198,7 +203,7 @@ class SamPredictor:
         outside raise ValueError.
         """
         state = self._single_image()
-        if box is not None and np.ndim(box) == 2 and np.shape(box)[0] > 1:
+        if box is not None and is_box_batch(box):
             return self.predict_boxes(
                 box, point_coords, point_labels, mask_input, multimask_output, return_logits
             )
@@ -239,18 +244,14 @@ class SamPredictor:
         if not self._images:
             raise ImageNotSetError("no images are set: call set_image_batch(images) before predict_batch")
         if len(prompts) != len(self._images):
-            raise ValueError(
-                f"prompts must hold one dict per image ({len(self._images)}), got {len(prompts)}"
+            raise PromptError(
+                f"prompts must hold one dict per image ({len(self._images)}), got {len(prompts)}", "prompts"
             )
         results = []
         for state, prompt in zip(self._images, prompts):
-            unknown = set(prompt) - {"point_coords", "point_labels", "box", "mask_input"}
-            if unknown:
-                raise ValueError(
-                    f"prompts may hold point_coords, point_labels, box, mask_input; got {sorted(unknown)}"
-                )
+            check_prompt_keys(prompt)
             box = prompt.get("box")
-            batched = box is not None and np.ndim(box) == 2 and np.shape(box)[0] > 1
+            batched = is_box_batch(box)
             masks, scores, logits = self._predict_numpy(
                 state,
                 prompt.get("point_coords"),
@@ -276,30 +277,27 @@ class SamPredictor:
         return_logits: bool,
         batched: bool,
     ) -> Prediction:
-        if not isinstance(multimask_output, (bool, np.bool_)):
-            raise TypeError(f"multimask_output must be a bool, got {type(multimask_output).__name__}")
+        prompts = normalize_prompts(
+            point_coords,
+            point_labels,
+            box,
+            mask_input,
+            original_size=state.original_size,
+            low_res_size=self.model.prompt_encoder.mask_input_size,
+            batched=batched,
+            multimask_output=multimask_output,
+        )
         coords_t = labels_t = boxes_t = masks_t = None
-        count = 1
-        if box is not None:
-            boxes = check_boxes(box, state.original_size)
-            count = boxes.shape[0]
-            boxes_t = self._to_tensor(self.transform.apply_boxes(boxes, state.original_size))
-        if point_coords is not None or point_labels is not None:
-            if point_coords is None:
-                raise ValueError("point_coords must be given with point_labels")
-            coords, labels = check_points(point_coords, point_labels, state.original_size, batched=batched)
-            if not batched:
-                coords, labels = coords[None], labels[None]
-            if coords.shape[0] != count:
-                raise ValueError(
-                    f"point_coords must hold one point set per box ({count}), got {coords.shape[0]}"
-                )
-            coords_t = self._to_tensor(self.transform.apply_coords(coords, state.original_size))
-            labels_t = torch.as_tensor(labels, dtype=torch.int64, device=self.device)
-        if mask_input is not None:
-            low_res = tuple(self.model.prompt_encoder.mask_input_size)
-            masks_t = self._to_tensor(check_mask_input(mask_input, count, low_res))
-        masks, scores, logits = self._decode(state, coords_t, labels_t, boxes_t, masks_t, multimask_output)
+        if prompts.boxes is not None:
+            boxes_t = self._to_tensor(self.transform.apply_boxes(prompts.boxes, state.original_size))
+        if prompts.point_coords is not None and prompts.point_labels is not None:
+            coords_t = self._to_tensor(self.transform.apply_coords(prompts.point_coords, state.original_size))
+            labels_t = torch.as_tensor(prompts.point_labels, dtype=torch.int64, device=self.device)
+        if prompts.mask_input is not None:
+            masks_t = self._to_tensor(prompts.mask_input)
+        masks, scores, logits = self._decode(
+            state, coords_t, labels_t, boxes_t, masks_t, prompts.multimask_output
+        )
         if return_logits:
             full = self.model.postprocess_masks(logits, state.input_size, state.original_size)
             masks_np = full.float().cpu().numpy()
@@ -337,17 +335,20 @@ class SamPredictor:
         points = (coords, labels) if coords is not None else None
         sparse, dense = self.model.prompt_encoder(points=points, boxes=boxes, masks=masks)
         decoder = self.model.mask_decoder
-        if masks is None and isinstance(decoder, MaskDecoder) and decoder.supports_low_rank():
+        if masks is None and isinstance(decoder, MaskDecoder) and supports_low_rank(decoder):
             # Exact low-rank path: the image side of the decoder is shared by all prompts of this image.
             cache = self._decoder_cache(state, decoder)
-            return decoder(state.features, cache.image_pe, sparse, dense, multimask_output, image_cache=cache)
-        return decoder(
+            return decode_with_cache(
+                decoder, cache, state.features, cache.image_pe, sparse, dense, multimask_output
+            )
+        result: tuple[torch.Tensor, torch.Tensor] = decoder(
             image_embeddings=state.features,
             image_pe=self.model.prompt_encoder.get_dense_pe(),
             sparse_prompt_embeddings=sparse,
             dense_prompt_embeddings=dense,
             multimask_output=multimask_output,
         )
+        return result
 
     def _decoder_cache(self, state: _ImageState, decoder: MaskDecoder) -> DecoderImageCache:
         """The image's decoder cache, rebuilt when missing or when the embedding or any weight changed."""
@@ -360,7 +361,7 @@ class SamPredictor:
             or not cache.matches(decoder, state.features)
         ):
             no_mask = prompt_encoder.no_mask_embed.weight[0]
-            cache = decoder.build_image_cache(state.features, prompt_encoder.get_dense_pe(), no_mask)
+            cache = build_image_cache(decoder, state.features, prompt_encoder.get_dense_pe(), no_mask)
             state.decoder_cache, state.prompt_fingerprint = cache, fingerprint
         return cache
 
@@ -379,11 +380,13 @@ class SamPredictor:
         """
         state = self._single_image()
         if (point_coords is None) != (point_labels is None):
-            raise ValueError("point_coords and point_labels must be given together")
+            raise PromptError("point_coords and point_labels must be given together", "point_coords")
         if point_coords is not None and (point_coords.ndim != 3 or point_coords.shape[-1] != 2):
-            raise ValueError(f"point_coords must be B x N x 2, got shape {tuple(point_coords.shape)}")
+            raise PromptError(
+                f"point_coords must be B x N x 2, got shape {tuple(point_coords.shape)}", "point_coords"
+            )
         if boxes is not None and boxes.shape[-1] != 4:
-            raise ValueError(f"boxes must be B x 4 XYXY, got shape {tuple(boxes.shape)}")
+            raise PromptError(f"boxes must be B x 4 XYXY, got shape {tuple(boxes.shape)}", "boxes")
         return self._run_decoder(state, point_coords, point_labels, boxes, mask_input, multimask_output)
 
     @torch.inference_mode()

@@ -1,16 +1,15 @@
-"""Resizing an image so its longest side matches the model input, and mapping prompts into that frame."""
+"""ResizeLongestSide, the official API's transform: images and prompts from the original to the input frame.
+
+The geometry itself lives in `segany.geometry` (torch-free, shared with the ONNX runtime); this class keeps
+the official names and adds the torch variants for batched prompts.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
-from PIL import Image
 
-
-def resized_shape(height: int, width: int, long_side: int) -> tuple[int, int]:
-    """(h, w) after scaling the longest side to `long_side`, rounding half up (the official rule)."""
-    scale = long_side / max(height, width)
-    return int(height * scale + 0.5), int(width * scale + 0.5)
+from segany.geometry import resize_longest_side, resized_shape, scale_boxes, scale_coords
 
 
 class ResizeLongestSide:
@@ -21,30 +20,23 @@ class ResizeLongestSide:
 
     def apply_image(self, image: np.ndarray) -> np.ndarray:
         """HWC uint8 -> h x w x C uint8, PIL bilinear (the filter the official models were used with)."""
-        height, width = resized_shape(image.shape[0], image.shape[1], self.target_length)
-        if (height, width) == image.shape[:2]:
-            return image
-        return np.asarray(Image.fromarray(image).resize((width, height), Image.BILINEAR))
+        return resize_longest_side(image, self.target_length)
 
     def apply_coords(self, coords: np.ndarray, original_size: tuple[int, int]) -> np.ndarray:
-        """... x 2 (x, y) pixels in the original image -> the same points in the resized frame (float)."""
-        old_h, old_w = original_size
-        new_h, new_w = resized_shape(old_h, old_w, self.target_length)
-        coords = np.array(coords, dtype=np.float64, copy=True)
-        coords[..., 0] *= new_w / old_w
-        coords[..., 1] *= new_h / old_h
-        return coords
+        """... x 2 (x, y) pixels in the original image -> the same points in the resized frame (float64)."""
+        return scale_coords(coords, original_size, self.target_length)
 
     def apply_boxes(self, boxes: np.ndarray, original_size: tuple[int, int]) -> np.ndarray:
-        """... x 4 XYXY boxes, original frame -> resized frame."""
-        corners = self.apply_coords(np.asarray(boxes).reshape(-1, 2, 2), original_size)
-        return corners.reshape(-1, 4)
+        """... x 4 XYXY boxes, original frame -> N x 4 XYXY boxes in the resized frame."""
+        return scale_boxes(boxes, original_size, self.target_length)
 
     def apply_coords_torch(self, coords: torch.Tensor, original_size: tuple[int, int]) -> torch.Tensor:
+        """... x 2 (x, y) float tensor, original frame -> resized frame (float32)."""
         old_h, old_w = original_size
         new_h, new_w = resized_shape(old_h, old_w, self.target_length)
         scale = coords.new_tensor([new_w / old_w, new_h / old_h], dtype=torch.float32)
         return coords.to(torch.float32) * scale
 
     def apply_boxes_torch(self, boxes: torch.Tensor, original_size: tuple[int, int]) -> torch.Tensor:
+        """... x 4 XYXY tensor, original frame -> N x 4 XYXY in the resized frame (float32)."""
         return self.apply_coords_torch(boxes.reshape(-1, 2, 2), original_size).reshape(-1, 4)

@@ -7,6 +7,7 @@ import http.server
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -17,10 +18,10 @@ PAYLOAD = bytes(range(256)) * 4000  # ~1 MB
 
 
 class _RangeHandler(http.server.BaseHTTPRequestHandler):
-    requests_seen: list[str | None] = []
+    requests_seen: ClassVar[list[str | None]] = []
     truncate_after: int | None = None
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server API)
+    def do_GET(self) -> None:
         range_header = self.headers.get("Range")
         type(self).requests_seen.append(range_header)
         start = int(range_header.split("=")[1].rstrip("-")) if range_header else 0
@@ -49,7 +50,12 @@ def server() -> Iterator[str]:
 
 def _info(url: str, sha: str | None = None) -> WeightsInfo:
     return WeightsInfo(
-        "toy", "vit_tiny", "toy.pth", url + "toy.pth", len(PAYLOAD), sha or hashlib.sha256(PAYLOAD).hexdigest()
+        "toy",
+        "vit_tiny",
+        "toy.pth",
+        url + "toy.pth",
+        len(PAYLOAD),
+        sha or hashlib.sha256(PAYLOAD).hexdigest(),
     )
 
 

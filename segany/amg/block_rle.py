@@ -1,4 +1,4 @@
-"""Uncompressed RLE straight from the bounding-box block of a mask, and the box of a binary mask.
+"""Uncompressed RLE straight from the bounding-box block of a mask.
 
 Everything mode keeps each candidate as an RLE of the whole image while only its bounding box holds set
 pixels. Encoding just that block (placed at ``(top, left)`` in an ``height x width`` image) costs time in
@@ -12,13 +12,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-
-def mask_box_xyxy(mask: np.ndarray) -> tuple[int, int, int, int] | None:
-    """Inclusive XYXY box ``(x0, y0, x1, y1)`` of the set pixels of an H x W bool / uint8 mask; None if empty."""
-    x, y, w, h = cv2.boundingRect(mask.view(np.uint8) if mask.dtype == np.bool_ else mask)
-    if w == 0 or h == 0:
-        return None
-    return x, y, x + w - 1, y + h - 1
+from segany.geometry import mask_box_xyxy
 
 
 def block_to_rle_counts(block: np.ndarray, top: int, left: int, height: int, width: int) -> np.ndarray:

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from segany.amg.block_rle import block_to_rle_counts, mask_box_xyxy
+from segany.amg.block_rle import block_to_rle_counts
 from segany.amg.boxes import is_box_near_crop_edge
+from segany.amg.stability import stability_score_of_map
+from segany.geometry import mask_box_xyxy
 from segany.modeling.mask_upsampling import upscale_mask_logits
 
 # Full-resolution float maps (plus their model-input-size intermediates) upsampled at once, in bytes.
@@ -117,8 +119,7 @@ class _Measurer:
 
     def __init__(self, geometry: CropGeometry, rule: MaskRule) -> None:
         self.geometry = geometry
-        self.upper = np.float32(rule.mask_threshold + rule.offset)
-        self.lower = np.float32(rule.mask_threshold - rule.offset)
+        self.rule = rule
         self.threshold = np.float32(rule.mask_threshold)
         self.min_stability = None if rule.min_stability is None else np.float32(rule.min_stability)
         self.binary = np.empty(geometry.crop_size, dtype=np.bool_)  # reused for every candidate
@@ -134,12 +135,7 @@ class _Measurer:
 
     def one(self, logits: np.ndarray, index: int) -> None:
         binary = self.binary
-        np.greater(logits, self.upper, out=binary)
-        n_upper = np.count_nonzero(binary)
-        np.greater(logits, self.lower, out=binary)
-        n_lower = np.count_nonzero(binary)
-        with np.errstate(invalid="ignore"):
-            stability = np.float32(n_upper) / np.float32(n_lower)  # NaN when empty, as the official
+        stability = stability_score_of_map(logits, self.rule.mask_threshold, self.rule.offset, binary)
         if self.min_stability is not None and not stability >= self.min_stability:
             return
         np.greater(logits, self.threshold, out=binary)

@@ -105,27 +105,66 @@ class SamAutomaticMaskGenerator:
         )
         if not isinstance(model, Sam):
             raise TypeError(f"model must be a segany Sam model, got {type(model).__name__}")
-        self.settings = settings
+        self.settings = settings  # the one copy of the settings; the official attribute names read it
         self.predictor = SamPredictor(model)
+        self._auto_points_per_batch = auto_points_per_batch(model)
         if settings.point_grids is not None:
             self.point_grids = list(settings.point_grids)
         else:
+            assert settings.points_per_side is not None  # GeneratorSettings holds exactly one of the two
             self.point_grids = build_all_layer_point_grids(
                 settings.points_per_side, settings.crop_n_layers, settings.crop_n_points_downscale_factor
             )
-        # The official attribute names, read by code written for the official class.
-        self.points_per_batch = settings.points_per_batch or auto_points_per_batch(model)
-        self.pred_iou_thresh = settings.pred_iou_thresh
-        self.stability_score_thresh = settings.stability_score_thresh
-        self.stability_score_offset = settings.stability_score_offset
-        self.box_nms_thresh = settings.box_nms_thresh
-        self.crop_n_layers = settings.crop_n_layers
-        self.crop_nms_thresh = settings.crop_nms_thresh
-        self.crop_overlap_ratio = settings.crop_overlap_ratio
-        self.crop_n_points_downscale_factor = settings.crop_n_points_downscale_factor
-        self.min_mask_region_area = settings.min_mask_region_area
-        self.output_mode = settings.output_mode
-        self.max_mask_fraction = settings.max_mask_fraction
+
+    # The official attribute names, read-only views of `settings` (code written for the official class reads
+    # them; to change a setting, build a new generator).
+    @property
+    def points_per_batch(self) -> int:
+        return self.settings.points_per_batch or self._auto_points_per_batch
+
+    @property
+    def pred_iou_thresh(self) -> float:
+        return self.settings.pred_iou_thresh
+
+    @property
+    def stability_score_thresh(self) -> float:
+        return self.settings.stability_score_thresh
+
+    @property
+    def stability_score_offset(self) -> float:
+        return self.settings.stability_score_offset
+
+    @property
+    def box_nms_thresh(self) -> float:
+        return self.settings.box_nms_thresh
+
+    @property
+    def crop_n_layers(self) -> int:
+        return self.settings.crop_n_layers
+
+    @property
+    def crop_nms_thresh(self) -> float:
+        return self.settings.crop_nms_thresh
+
+    @property
+    def crop_overlap_ratio(self) -> float:
+        return self.settings.crop_overlap_ratio
+
+    @property
+    def crop_n_points_downscale_factor(self) -> int:
+        return self.settings.crop_n_points_downscale_factor
+
+    @property
+    def min_mask_region_area(self) -> float:
+        return self.settings.min_mask_region_area
+
+    @property
+    def output_mode(self) -> str:
+        return self.settings.output_mode
+
+    @property
+    def max_mask_fraction(self) -> float | None:
+        return self.settings.max_mask_fraction
 
     @classmethod
     def from_preset(cls, model: Sam, name: str, **overrides: Any) -> SamAutomaticMaskGenerator:
@@ -212,14 +251,14 @@ class SamAutomaticMaskGenerator:
     ) -> MaskData:
         image_size = (int(image.shape[0]), int(image.shape[1]))
         crop_boxes, layer_idxs = generate_crop_boxes(image_size, self.crop_n_layers, self.crop_overlap_ratio)
-        crops = [
+        work = [
             ((x0, y0, x1, y1), layer)
             for (x0, y0, x1, y1), layer in zip(crop_boxes, layer_idxs)
             if x1 > x0 and y1 > y0  # empty / inverted crops of tiny images (see generate_crop_boxes)
         ]
-        counter.total = sum(-(-len(self.point_grids[layer]) // self.points_per_batch) for _, layer in crops)
+        counter.total = sum(-(-len(self.point_grids[layer]) // self.points_per_batch) for _, layer in work)
         parts = []
-        for crop_box, layer in crops:
+        for crop_box, layer in work:
             whole = crop_box == (0, 0, image_size[1], image_size[0])
             parts.append(self._process_crop(image, crop_box, layer, counter, embedding if whole else None))
         data = MaskData.concat(parts, image_size)

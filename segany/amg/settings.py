@@ -19,17 +19,12 @@ def _integer(value: object, name: str, minimum: int) -> int:
 
 
 def _real(value: object, name: str, low: float, high: float, *, high_open: bool = False) -> float:
-    inside = (
-        not isinstance(value, bool)
-        and isinstance(value, Real)
-        and math.isfinite(float(value))
-        and low <= float(value)
-        and (float(value) < high if high_open else float(value) <= high)
-    )
+    number = float(value) if isinstance(value, Real) and not isinstance(value, bool) else math.nan
+    inside = math.isfinite(number) and low <= number and (number < high if high_open else number <= high)
     if not inside:
         bracket = ")" if high_open else "]"
         raise ValueError(f"{name} must be a number in [{low}, {high}{bracket}, got {value!r}")
-    return float(value)
+    return number
 
 
 def _point_grids(grids: object, n_layers: int) -> tuple[np.ndarray, ...]:

@@ -1,7 +1,13 @@
-"""Stability score of predicted masks: how little the binary mask moves when the logit threshold moves."""
+"""Stability score of predicted masks: how little the binary mask moves when the logit threshold moves.
+
+The one definition, in two forms: `calculate_stability_score` for a batch of torch logits (the official name)
+and `stability_score_of_map` for one numpy map, as everything mode's streaming full-resolution stage measures
+each candidate.
+"""
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 # Largest row length whose per-row pixel count fits an int16 partial sum.
@@ -43,3 +49,23 @@ def calculate_stability_score(
     intersections = _count_above(mask_logits, mask_threshold + threshold_offset)
     unions = _count_above(mask_logits, mask_threshold - threshold_offset)
     return intersections / unions
+
+
+def stability_score_of_map(
+    logits: np.ndarray, mask_threshold: float, threshold_offset: float, scratch: np.ndarray
+) -> np.float32:
+    """`calculate_stability_score` of one H x W float32 logit map, counting pixels through ``scratch``.
+
+    Args:
+        scratch: an H x W bool buffer, overwritten (so a caller measuring many maps allocates it once).
+
+    Returns:
+        float32 score in [0, 1], NaN when the mask is empty at the lower threshold (as the official).
+    """
+    np.greater(logits, np.float32(mask_threshold + threshold_offset), out=scratch)
+    n_upper = np.count_nonzero(scratch)
+    np.greater(logits, np.float32(mask_threshold - threshold_offset), out=scratch)
+    n_lower = np.count_nonzero(scratch)
+    with np.errstate(invalid="ignore"):
+        score: np.float32 = np.float32(n_upper) / np.float32(n_lower)
+    return score

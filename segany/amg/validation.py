@@ -87,3 +87,13 @@ def check_uncompressed_rle(rle: object, name: str) -> tuple[int, int, np.ndarray
             f"got {runs.size} runs summing to {int(runs.sum())}"
         )
     return h, w, runs
+
+
+def check_last_dim(value: object, name: str, size: int, form: str) -> torch.Tensor:
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(
+            f"{name} must be a torch.Tensor of shape ... x {size} ({form}), got {type(value).__name__}"
+        )
+    if value.dim() == 0 or value.shape[-1] != size:
+        raise ValueError(f"{name} must have shape ... x {size} ({form}), got {tuple(value.shape)}")
+    return value

@@ -51,21 +51,29 @@ class BatchSummary:
         return dict(vars(self))
 
 
-def collect_images(spec: str, recursive: bool = False) -> list[ImageItem]:
-    """The images of a file / folder / glob, each with its name relative to their common folder.
+def collect_images(specs: str | Sequence[str], recursive: bool = False) -> list[ImageItem]:
+    """The images of files / folders / globs (in the order given, each image once), each with its name
+    relative to their common folder.
 
     Raises:
-        CliError: nothing found, or two images would name the same outputs (same folder and stem).
+        CliError: nothing found for a spec, or two images would name the same outputs (same folder and stem).
     """
     from segany.io import iter_image_paths
 
-    try:
-        paths = iter_image_paths(spec, recursive=recursive)
-    except ValueError as exc:
-        raise CliError(str(exc)) from exc
-    if not paths:
-        hint = " (add --recursive to search subfolders)" if Path(spec).is_dir() and not recursive else ""
-        raise CliError(f"no image files found in {spec}{hint}")
+    paths: list[Path] = []
+    seen_paths: set[Path] = set()
+    for spec in [specs] if isinstance(specs, str) else specs:
+        try:
+            found = iter_image_paths(spec, recursive=recursive)
+        except ValueError as exc:
+            raise CliError(str(exc)) from exc
+        if not found:
+            hint = " (add --recursive to search subfolders)" if Path(spec).is_dir() and not recursive else ""
+            raise CliError(f"no image files found in {spec}{hint}")
+        for path in found:
+            if path.resolve() not in seen_paths:  # e.g. a file given alone and inside a folder given too
+                seen_paths.add(path.resolve())
+                paths.append(path)
     root = Path(os.path.commonpath([str(path.resolve().parent) for path in paths]))
     items = [ImageItem(path, path.resolve().relative_to(root)) for path in paths]
     seen: dict[Path, Path] = {}

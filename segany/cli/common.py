@@ -102,13 +102,14 @@ def subcommand_parser(
     subparsers: Any, name: str, help_text: str, description: str, examples: str
 ) -> argparse.ArgumentParser:
     """A subcommand parser with the examples in its epilog (shown by --help)."""
-    return subparsers.add_parser(
+    result: argparse.ArgumentParser = subparsers.add_parser(
         name,
         help=help_text,
         description=description,
         epilog="examples:\n" + examples.strip("\n"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    return result
 
 
 def positive_int(text: str) -> int:

@@ -39,7 +39,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         EXAMPLES,
     )
     parser.add_argument(
-        "images", metavar="IMAGE|DIR|GLOB", help="an image, a folder of images or a glob pattern"
+        "images",
+        nargs="+",
+        metavar="IMAGE|DIR|GLOB",
+        help="images, folders of images or glob patterns (several may be given)",
     )
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder (created if needed)")
     parser.add_argument("--recursive", action="store_true", default=None, help="include subfolders")

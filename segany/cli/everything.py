@@ -37,6 +37,7 @@ from segany.cli.common import (
 
 EXAMPLES = """
   segany everything photo.jpg --out masks/
+  segany everything dog.jpg truck.jpg more_photos/ --out masks/
   segany everything photos/ --out masks/ --format coco --overlay
   segany everything 'shots/**/*.jpg' --recursive --out masks/ --format yolo --preset fast
   segany everything photos/ --out masks/ --preset sa1b --min-mask-region-area 100
@@ -77,7 +78,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         EXAMPLES,
     )
     parser.add_argument(
-        "images", metavar="IMAGE|DIR|GLOB", help="an image, a folder of images or a glob pattern"
+        "images",
+        nargs="+",
+        metavar="IMAGE|DIR|GLOB",
+        help="images, folders of images or glob patterns (several may be given)",
     )
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder (created if needed)")
     parser.add_argument(

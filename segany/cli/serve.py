@@ -52,6 +52,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--cache-mb", type=float, default=None, help="memory for cached embeddings in MiB (default 1024)"
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads (default: torch's choice); 1 keeps hover latency steady on a busy machine",
+    )
     add_model_options(parser)
     parser.set_defaults(run=run)
     return parser
@@ -90,6 +96,12 @@ def run(args: argparse.Namespace) -> int:
             f'`segany serve` needs the server extra: pip install "segany[server]" ({exc})'
         ) from exc
     settings = settings_from_args(args)
+    if args.threads is not None:
+        if args.threads < 1:
+            raise CliError(f"--threads must be a positive int, got {args.threads}")
+        import torch
+
+        torch.set_num_threads(args.threads)
     app = create_app(settings)
     state = app.state.segany
     for reason in state.skipped_images:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pycocotools.mask as mask_utils  # type: ignore[import-untyped]
+import pycocotools.mask as mask_utils
 
 from segany.data.sample import Sample, check_index, load_rgb
 

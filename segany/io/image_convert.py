@@ -92,13 +92,15 @@ def _pil_to_array(image: Image.Image) -> np.ndarray:
         return np.asarray(image)[:, :, :3]
     if mode == "I":
         # 32-bit ints: older Pillow decodes 16-bit PNG/TIFF this way, so read the values on the 16-bit scale.
-        return np.clip(np.asarray(image), 0, 65535).astype(np.uint16)
+        result: np.ndarray = np.clip(np.asarray(image), 0, 65535).astype(np.uint16)
+        return result
     if mode == "F":
         # Pillow's own scale for mode F is 0..255 (what convert("L") assumes), so follow it.
         values = np.asarray(image)
         if np.isnan(values).any():
             raise ValueError("image is a PIL image in mode 'F' with NaN values; expected finite values")
-        return np.rint(np.clip(values, 0.0, 255.0)).astype(np.uint8)
+        rounded: np.ndarray = np.rint(np.clip(values, 0.0, 255.0)).astype(np.uint8)
+        return rounded
     # P and PA go via RGBA so palette transparency is read without a warning; premultiplied La / RGBa are
     # un-premultiplied first; CMYK, YCbCr, LAB and HSV are converted by Pillow's colour management-free rules.
     target = {"P": "RGBA", "PA": "RGBA", "La": "LA", "RGBa": "RGBA"}.get(mode, "RGB")
@@ -150,7 +152,8 @@ def _to_uint8(image: np.ndarray) -> np.ndarray:
     if dtype == np.uint8:
         return image
     if dtype == np.bool_:
-        return image.astype(np.uint8) * np.uint8(255)
+        result: np.ndarray = image.astype(np.uint8) * np.uint8(255)
+        return result
     if dtype.kind == "u" and dtype.itemsize == 2:  # uint16 in either byte order (PIL I;16B is big-endian)
         return ((image.astype(np.uint32) + 128) // 257).astype(np.uint8)
     if np.issubdtype(dtype, np.floating):
@@ -163,5 +166,6 @@ def _to_uint8(image: np.ndarray) -> np.ndarray:
                 "(divide a 0..255 float image by 255, or cast it to uint8)"
             )
         work = image.astype(np.float32) if dtype == np.float16 else image  # float16 is too coarse for * 255
-        return np.rint(np.clip(work, 0.0, 1.0) * 255.0).astype(np.uint8)
+        scaled: np.ndarray = np.rint(np.clip(work, 0.0, 1.0) * 255.0).astype(np.uint8)
+        return scaled
     raise TypeError(f"image has dtype {dtype}; expected uint8, uint16, bool or float (values in [0, 1])")

@@ -37,7 +37,8 @@ class MLPBlock(nn.Module):
         self.act = act()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.lin2(self.act(self.lin1(x)))
+        result: torch.Tensor = self.lin2(self.act(self.lin1(x)))
+        return result
 
     def forward_into(self, x: torch.Tensor, workspace: Workspace) -> torch.Tensor:
         """Inference forward with the (large) hidden layer written into ``workspace`` and activated in place."""
@@ -51,7 +52,8 @@ class MLPBlock(nn.Module):
             hidden = torch.ops.aten.gelu_(hidden, approximate=self.act.approximate)
         else:
             hidden = self.act(hidden)
-        return self.lin2(hidden).view(*x.shape[:-1], self.lin2.out_features)
+        result: torch.Tensor = self.lin2(hidden).view(*x.shape[:-1], self.lin2.out_features)
+        return result
 
 
 class MLP(nn.Module):

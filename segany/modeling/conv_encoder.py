@@ -93,4 +93,5 @@ class ImageEncoderConv(nn.Module):
         x = self.stage1(self.stem(x))  # B x w1 x S/4 x S/4
         mid = self.stage2(self.down2(x))  # B x w2 x S/8 x S/8
         deep = self.stage3(self.down3(mid))  # B x w3 x S/16 x S/16
-        return self.neck(deep + self.skip(F.avg_pool2d(mid, 2)))
+        result: torch.Tensor = self.neck(deep + self.skip(F.avg_pool2d(mid, 2)))
+        return result

@@ -7,23 +7,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
-if TYPE_CHECKING:
-    from segany.modeling.mask_decoder import MaskDecoder
-    from segany.modeling.transformer import Attention
+from segany.modeling.mask_decoder import MaskDecoder, conv_bias
+from segany.modeling.transformer import Attention
 
 
 def weights_fingerprint(module: nn.Module) -> tuple[tuple[int, int, int], ...]:
     """Identity, storage and in-place version of every parameter and buffer: changes whenever one changes.
 
-    Walks the module tree directly (checked on every prompt: ``Module.parameters()`` costs ~1 ms here); a
-    tensor shared by two submodules simply appears twice.
+    Walks the module tree directly (checked on every prompt, where ``Module.parameters()``'s generator
+    machinery is measurably slower); a tensor shared by two submodules simply appears twice.
     """
-    entries = []
+    entries: list[tuple[int, int, int]] = []
     pending = [module]
     while pending:
         current = pending.pop()
@@ -118,7 +116,8 @@ def _per_head(x: torch.Tensor, heads: int, channel_major: bool = False) -> torch
 
     Tensors that are only multiplied from the token side (token rows @ tensor^T: the attention keys and
     queries of the image tokens, the cross terms) are stored channel-major: the product then reads
-    N-contiguous rows, which for the few token rows of a prompt runs ~2x faster than the transposed operand.
+    N-contiguous rows, faster for the few token rows of a prompt than the transposed operand
+    (benchmarks/MEASUREMENTS.md, "channel-major keys").
     """
     per_head = x.reshape(x.shape[0], heads, -1)  # N x H x hd
     if channel_major:
@@ -176,13 +175,13 @@ def build_image_cache(
     Args:
         image_embedding: 1 x C x h x w; image_pe: 1 x C x h x w; dense: C (the no-mask dense embedding).
     """
-    transformer = decoder.transformer
+    transformer = decoder.two_way_transformer()
     _, _, height, width = image_embedding.shape
     s = (image_embedding[0] + dense[:, None, None]).flatten(1).t()  # N x C: S_0
     pe = image_pe[0].flatten(1).t()  # N x C
     stages: list[Stage] = []
     bases: list[torch.Tensor] = []  # column groups of keys_k
-    for index, layer in enumerate(transformer.layers):
+    for index, layer in enumerate(transformer.blocks()):
         t2i, i2t = layer.cross_attn_token_to_image, layer.cross_attn_image_to_token
         first = index == 0
         stage = Stage(
@@ -223,6 +222,6 @@ def build_image_cache(
         size=(height, width),
         stages=stages,
         upscale_base=s @ w1,
-        upscale_shift=decoder.output_upscaling[0].bias.detach().repeat(4),
+        upscale_shift=conv_bias(decoder.upscaling_layers().conv1).detach().repeat(4),
         upscale_weight=w1,
     )

@@ -24,17 +24,18 @@ are a ⊙ (q (S W)^T) + (q (R W)^T) L^T + q shift^T, the value sums follow the s
 over N (token->image) or over the T tokens (image->token, giving the next A). The upscaling's first transposed
 convolution is a linear map too; after it (LayerNorm2d, GELU, second convolution, GELU, hypernetwork dot
 products) everything runs densely through `MaskDecoder`. For one point prompt (T = 7) this is ~0.45 GMAC per
-prompt against ~1.5 GMAC for the reference path, about half of it in the dense upscaling.
+prompt against ~1.5 GMAC for the reference path (an operation count, not a timing), about half of it in the
+dense upscaling.
 
-Inference only: `MaskDecoder.forward` takes this path when given a `DecoderImageCache` and no gradient,
-tracing or mask prompt is involved. Under `torch.jit.is_tracing()` (the ONNX export of the low-rank pair in
-`segany.onnx`) the in-place and chunked shortcuts give way to plain out-of-place operations.
+Inference only. `decode_with_cache` is the entry: it takes this path when the cache applies (no gradient,
+tracing or mask prompt, the reference paths not requested) and calls the plain `MaskDecoder` otherwise.
+Under `torch.jit.is_tracing()` (the ONNX export of the low-rank pair in `segany.onnx`) the in-place and
+chunked shortcuts give way to plain out-of-place operations.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -47,13 +48,88 @@ from segany.modeling.decoder_image_cache import (
     centered,
     weights_fingerprint,
 )
-
-if TYPE_CHECKING:
-    from segany.modeling.mask_decoder import MaskDecoder
-    from segany.modeling.transformer import Attention, TwoWayAttentionBlock
+from segany.modeling.jit_state import is_scripting, is_tracing
+from segany.modeling.mask_decoder import MaskDecoder
+from segany.modeling.reference import use_reference_paths
+from segany.modeling.transformer import Attention, TwoWayAttentionBlock, TwoWayTransformer
 
 # The per-image half lives in decoder_image_cache; re-exported here, the path's one entry module.
-__all__ = ["DecoderImageCache", "build_image_cache", "predict_masks_lowrank", "weights_fingerprint"]
+__all__ = [
+    "DecoderImageCache",
+    "build_image_cache",
+    "decode_with_cache",
+    "predict_masks_lowrank",
+    "supports_low_rank",
+    "weights_fingerprint",
+]
+
+
+# ---------------------------------------------------------------------------------------------- entry
+def supports_low_rank(decoder: nn.Module) -> bool:
+    """The low-rank path applies to this decoder (SAM's two-way transformer, depth >= 1) and is not switched
+    off by `segany.modeling.reference.reference_paths`."""
+    return (
+        not use_reference_paths()
+        and isinstance(decoder, MaskDecoder)
+        and isinstance(decoder.transformer, TwoWayTransformer)
+        and len(decoder.transformer.layers) > 0
+    )
+
+
+def decode_with_cache(
+    decoder: MaskDecoder,
+    cache: DecoderImageCache | None,
+    image_embeddings: torch.Tensor,
+    image_pe: torch.Tensor,
+    sparse_prompt_embeddings: torch.Tensor,
+    dense_prompt_embeddings: torch.Tensor,
+    multimask_output: bool,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """`decoder(...)`'s answer, through the low-rank path when `cache` applies to these inputs.
+
+    Args:
+        cache: `build_image_cache(decoder, image_embeddings, image_pe, no-mask vector)`, or None. Used when the
+            dense embedding is the cached no-mask vector and no gradient or tracing is involved; otherwise the
+            plain decoder runs. A cache of another embedding or positional encoding, or of changed weights,
+            raises ValueError.
+    Returns:
+        masks B x M x 4H x 4W logits and IoU predictions B x M (M = 3 multimask, else 1).
+    """
+    if cache is not None and _cache_applies(
+        decoder, cache, image_embeddings, image_pe, dense_prompt_embeddings
+    ):
+        selected = slice(1, None) if multimask_output else slice(0, 1)
+        return predict_masks_lowrank(decoder, cache, sparse_prompt_embeddings, selected)
+    result: tuple[torch.Tensor, torch.Tensor] = decoder(
+        image_embeddings, image_pe, sparse_prompt_embeddings, dense_prompt_embeddings, multimask_output
+    )
+    return result
+
+
+def _cache_applies(
+    decoder: MaskDecoder,
+    cache: DecoderImageCache,
+    image_embeddings: torch.Tensor,
+    image_pe: torch.Tensor,
+    dense_prompt_embeddings: torch.Tensor,
+) -> bool:
+    """The guard of the low-rank path; ValueError for a stale cache."""
+    if not supports_low_rank(decoder) or is_tracing() or is_scripting():
+        return False
+    if torch.is_grad_enabled() and any(p.requires_grad for p in decoder.parameters()):
+        return False  # training: the reference path, with gradients
+    if not cache.matches(decoder, image_embeddings, image_pe):
+        raise ValueError(
+            "image_cache is stale: it was built for another image embedding, positional encoding or "
+            "other weights"
+        )
+    dense = dense_prompt_embeddings
+    # The low-rank path needs the same dense vector at every pixel of every prompt (no mask prompt).
+    if dense.ndim != 4 or dense.stride(2) != 0 or dense.stride(3) != 0:
+        return False
+    if dense.shape[0] > 1 and dense.stride(0) != 0:
+        return False
+    return bool(torch.equal(dense[0, :, 0, 0], cache.dense))
 
 
 # ---------------------------------------------------------------------------------------------- per prompt
@@ -115,7 +191,7 @@ def _softmax_over_tokens(logits: torch.Tensor) -> torch.Tensor:
 
     Written out when tracing: ONNX Runtime's Softmax on a non-last axis transposes, the reductions do not.
     """
-    if not torch.jit.is_tracing():
+    if not is_tracing():
         return torch.softmax(logits, dim=2)
     exp = (logits - logits.amax(dim=2, keepdim=True)).exp()
     return exp / exp.sum(dim=2, keepdim=True)
@@ -123,12 +199,12 @@ def _softmax_over_tokens(logits: torch.Tensor) -> torch.Tensor:
 
 def _mul(fresh: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
     """fresh * other, overwriting `fresh` (a temporary) unless tracing for export."""
-    return fresh * other if torch.jit.is_tracing() else fresh.mul_(other)
+    return fresh * other if is_tracing() else fresh.mul_(other)
 
 
 def _add(fresh: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
     """fresh + other, overwriting `fresh` (a temporary) unless tracing for export."""
-    return fresh + other if torch.jit.is_tracing() else fresh.add_(other)
+    return fresh + other if is_tracing() else fresh.add_(other)
 
 
 def _weighted_values(
@@ -138,7 +214,7 @@ def _weighted_values(
     batch, heads, tokens, count = probs.shape
     if state.scale is None:
         scaled = probs.transpose(0, 1).contiguous()  # H x B x T x N
-    elif torch.jit.is_tracing():
+    elif is_tracing():
         scaled = (probs * state.scale).transpose(0, 1).contiguous()
     else:
         scaled = torch.empty((heads, batch, tokens, count), dtype=probs.dtype, device=probs.device)
@@ -166,16 +242,12 @@ def _token_to_image(
     queries: torch.Tensor,
 ) -> torch.Tensor:
     """Attention of the B x T x C tokens over the image tokens in low-rank form: B x T x C."""
-    q = _split_heads(attn.q_proj(queries), attn.num_heads)  # B x H x T x hd
+    q = attn.split_heads(attn.q_proj(queries))  # B x H x T x hd
     probs = torch.softmax(_logits(proj_k, state, right, q * q.shape[-1] ** -0.5), dim=-1)  # B x H x T x N
     out = _weighted_values(proj_v, state, right, probs)
     batch, heads, tokens, width = out.shape
-    return attn.out_proj(out.transpose(1, 2).reshape(batch, tokens, heads * width))
-
-
-def _split_heads(x: torch.Tensor, heads: int) -> torch.Tensor:
-    batch, tokens, width = x.shape
-    return x.reshape(batch, tokens, heads, width // heads).transpose(1, 2)
+    result: torch.Tensor = attn.out_proj(out.transpose(1, 2).reshape(batch, tokens, heads * width))
+    return result
 
 
 def _block(
@@ -187,26 +259,19 @@ def _block(
 ) -> tuple[torch.Tensor, _LowRank]:
     """One two-way block: token side as the reference, image side updated in low-rank form."""
     batch = queries.shape[0]
-    if layer.skip_first_layer_pe:
-        queries = layer.self_attn(queries, queries, queries)
-    else:
-        q = queries + query_pe
-        queries = queries + layer.self_attn(q, q, queries)
-    queries = layer.norm1(queries)
-
+    queries = layer.token_self_attention(queries, query_pe)
     right = state.right(stage.bases, batch) if state.left_t is not None else None
     t2i = layer.cross_attn_token_to_image
     attn_out = _token_to_image(t2i, stage.key, stage.value, state, right, queries + query_pe)
-    queries = layer.norm2(queries + attn_out)
-    queries = layer.norm3(queries + layer.mlp(queries))
+    queries = layer.token_update(queries, attn_out)
 
     # Image -> token attention: probabilities over the T tokens (B x H x T x N), values V (B x H x T x hd).
     i2t = layer.cross_attn_image_to_token
     assert stage.query is not None
-    token_k = _split_heads(i2t.k_proj(queries + query_pe), i2t.num_heads)
+    token_k = i2t.split_heads(i2t.k_proj(queries + query_pe))
     logits = _logits(stage.query, state, right, token_k * token_k.shape[-1] ** -0.5)
     probs = _softmax_over_tokens(logits)
-    coef = _split_heads(i2t.v_proj(queries), i2t.num_heads)
+    coef = i2t.split_heads(i2t.v_proj(queries))
 
     # Column groups of x_{k+1} = keys_k + A V W_o + 1 b, in the order of stage.update_bases.
     heads, tokens, count = probs.shape[1:]
@@ -247,8 +312,16 @@ def _layer_norm(norm: nn.LayerNorm, stage: Stage, x: _LowRank, batch: int) -> _L
     return _LowRank(new_scale, left_t, [*x.coefs, None])
 
 
-# Prompts per pass of the low-rank path: larger batches only spill the per-prompt tensors out of the caches.
-_PROMPTS_PER_PASS = 8
+# Prompts per pass of the low-rank path. On the CPU, larger batches only spill the per-prompt tensors out of
+# the caches (benchmarks/MEASUREMENTS.md, "low-rank prompts per pass"). An accelerator has no such cache
+# cliff and wants large batches: there a pass only bounds memory (~1 MB per prompt per tensor for vit_b), at
+# everything mode's default batch of 64 points.
+_PROMPTS_PER_PASS = {"cpu": 8}
+_PROMPTS_PER_PASS_OTHER_DEVICES = 64
+
+
+def prompts_per_pass(device: torch.device) -> int:
+    return _PROMPTS_PER_PASS.get(device.type, _PROMPTS_PER_PASS_OTHER_DEVICES)
 
 
 def predict_masks_lowrank(
@@ -259,11 +332,12 @@ def predict_masks_lowrank(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """B x M x 4h x 4w logits and B x M IoU predictions of the mask tokens ``tokens`` (default: all, as
     `MaskDecoder.predict_masks`). Only the selected masks are upscaled: multimask output skips token 0."""
-    if sparse_prompt_embeddings.shape[0] <= _PROMPTS_PER_PASS:
+    per_pass = prompts_per_pass(sparse_prompt_embeddings.device)
+    if sparse_prompt_embeddings.shape[0] <= per_pass or is_tracing():
         return _predict_masks(decoder, cache, sparse_prompt_embeddings, tokens)
     parts = [
         _predict_masks(decoder, cache, part, tokens)
-        for part in sparse_prompt_embeddings.split(_PROMPTS_PER_PASS)
+        for part in torch.split(sparse_prompt_embeddings, per_pass)
     ]
     return torch.cat([masks for masks, _ in parts]), torch.cat([iou for _, iou in parts])
 
@@ -274,14 +348,14 @@ def _predict_masks(
     sparse_prompt_embeddings: torch.Tensor,
     selected: slice,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    transformer = decoder.transformer
+    transformer = decoder.two_way_transformer()
     batch = sparse_prompt_embeddings.shape[0]
     output_tokens = torch.cat([decoder.iou_token.weight, decoder.mask_tokens.weight], dim=0)
     tokens = torch.cat([output_tokens.unsqueeze(0).expand(batch, -1, -1), sparse_prompt_embeddings], dim=1)
 
     queries = tokens
     state = _LowRank(scale=None, left_t=None, coefs=[])
-    for layer, stage in zip(transformer.layers, cache.stages):
+    for layer, stage in zip(transformer.blocks(), cache.stages):
         queries, state = _block(layer, stage, queries, tokens, state)
     final_stage = cache.stages[-1]
     right = state.right(final_stage.bases, batch)
@@ -301,7 +375,7 @@ def _predict_masks(
     scale, left_t = state.scale.reshape(batch, -1, 1), state.left_t
     right_w = right @ cache.upscale_weight  # B x r x 4*C1
     height, width = cache.size
-    if torch.jit.is_tracing():  # export: one graph, no Python loop
+    if is_tracing() or left_t.device.type != "cpu":  # export, accelerators: one batched graph
         upscaled = (
             torch.addcmul(cache.upscale_shift, scale, cache.upscale_base) + left_t.transpose(1, 2) @ right_w
         )

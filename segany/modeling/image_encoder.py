@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from segany.modeling.common import LayerNorm2d, MLPBlock, drop_path
+from segany.modeling.jit_state import is_tracing
 from segany.modeling.vit_attention import Attention
 from segany.modeling.windows import window_partition, window_unpartition
 from segany.modeling.workspace import KeptWorkspace, Workspace
@@ -77,11 +78,13 @@ class PatchEmbed(nn.Module):
         """
         patch = self.proj.kernel_size[0]
         batch, channels, height, width = x.shape
-        if torch.jit.is_tracing() or height % patch or width % patch:
-            return self.proj(x).permute(0, 2, 3, 1).contiguous()
+        if is_tracing() or height % patch or width % patch:
+            result: torch.Tensor = self.proj(x).permute(0, 2, 3, 1).contiguous()
+            return result
         # A stride-p p x p convolution is one matrix product on the flattened patches (in the weight's
-        # (in_chans, ky, kx) order); MKL runs it ~2x faster than the convolution kernel, and the result comes
-        # out token-major. The traced (ONNX) graph keeps the Conv node.
+        # (in_chans, ky, kx) order): the CPU's GEMM beats its convolution kernel here (benchmarks/MEASUREMENTS.md,
+        # "patch embedding"), GPU convolution kernels lower to the same GEMM, and the result comes out
+        # token-major. The traced (ONNX) graph keeps the Conv node.
         rows, cols = height // patch, width // patch
         patches = x.reshape(batch, channels, rows, patch, cols, patch).permute(0, 2, 4, 1, 3, 5)
         weight = self.proj.weight.reshape(self.proj.out_channels, -1)  # C x (in_chans * p * p)
@@ -155,7 +158,8 @@ class ImageEncoderViT(nn.Module):
                 x = block(x, workspace)
         # The neck sees a channels-last view and keeps that layout; hand out standard NCHW memory so the
         # embedding (and everything computed from it) is laid out as a loaded or official one is.
-        return self.neck(x.permute(0, 3, 1, 2)).contiguous()
+        result: torch.Tensor = self.neck(x.permute(0, 3, 1, 2)).contiguous()
+        return result
 
     def release_workspace(self) -> None:
         """Free the scratch buffers that inference keeps between calls (about 200 MB for vit_b at 1024^2)."""

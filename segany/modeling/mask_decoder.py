@@ -3,20 +3,32 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from segany.modeling.common import MLP, LayerNorm2d
-from segany.modeling.decoder_lowrank import DecoderImageCache, build_image_cache, predict_masks_lowrank
+from segany.modeling.jit_state import is_tracing
+from segany.modeling.reference import use_reference_paths
 from segany.modeling.transformer import TwoWayTransformer
 
-# Tokens per chunk of the inference upscaling: SAM's whole 64 x 64 grid in one go. Fewer, larger operations
-# split better over the threads than cache-sized chunks: on the 2-core CPU, vit_b's decoder ran 7% faster for
-# one prompt and 12% faster for 16 than with chunks of 1024 / 512 tokens (paired A/B, same weights and prompts).
-# Chunks only bound the intermediates (~3 KB per token for vit_b) on larger grids.
+# Tokens per chunk of the CPU inference upscaling: SAM's whole 64 x 64 grid in one go. Fewer, larger operations
+# split better over the CPU threads than cache-sized chunks (benchmarks/MEASUREMENTS.md, "upscaling chunks").
+# Chunks only bound the intermediates (~3 KB per token for vit_b) on larger grids. Other devices run the
+# batched form (`upscale_and_dot`): there one large product beats a Python loop over prompts and bands.
 _UPSCALE_CHUNK_TOKENS = 4096
+
+
+class UpscalingLayers(NamedTuple):
+    """`MaskDecoder.output_upscaling`'s modules, typed."""
+
+    conv1: nn.ConvTranspose2d  # C -> C/4, 2x2 stride 2
+    norm: LayerNorm2d
+    act1: nn.Module
+    conv2: nn.ConvTranspose2d  # C/4 -> C/8, 2x2 stride 2
+    act2: nn.Module
 
 
 class MaskDecoder(nn.Module):
@@ -52,10 +64,6 @@ class MaskDecoder(nn.Module):
         self.iou_prediction_head = MLP(
             transformer_dim, iou_head_hidden_dim, self.num_mask_tokens, iou_head_depth
         )
-        # Switch between the matmul formulation of the upscaling (fast) and the module-by-module reference.
-        self.fused_upscaling = True
-        # Switch for the exact low-rank inference path (see decoder_lowrank), used when an image cache is given.
-        self.low_rank = True
 
     def forward(
         self,
@@ -64,72 +72,22 @@ class MaskDecoder(nn.Module):
         sparse_prompt_embeddings: torch.Tensor,
         dense_prompt_embeddings: torch.Tensor,
         multimask_output: bool,
-        image_cache: DecoderImageCache | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """
         Args:
             image_embeddings: B x C x H x W, or 1 x C x H x W shared by all B prompts.
             image_pe: 1 x C x H x W positional encoding of the embedding grid.
             sparse_prompt_embeddings: B x N x C; dense_prompt_embeddings: B x C x H x W.
-            image_cache: optional `build_image_cache(image_embeddings, image_pe, no-mask vector)` result; used
-                (the exact low-rank path) when the dense embedding is the cached no-mask vector and no gradient
-                or tracing is involved, else ignored. A cache of another embedding or positional encoding, or
-                of changed weights, raises ValueError.
         Returns:
             masks B x M x 4H x 4W logits and IoU predictions B x M (M = 3 multimask, else 1).
+
+        Inference with many prompts per image has an exact faster route: `segany.modeling.decoder_lowrank`.
         """
         selected = slice(1, None) if multimask_output else slice(0, 1)
-        if image_cache is not None and self.can_use_cache(
-            image_cache, image_embeddings, image_pe, dense_prompt_embeddings
-        ):
-            return predict_masks_lowrank(self, image_cache, sparse_prompt_embeddings, selected)
         masks, iou_pred = self.predict_masks(
             image_embeddings, image_pe, sparse_prompt_embeddings, dense_prompt_embeddings
         )
         return masks[:, selected], iou_pred[:, selected]
-
-    def build_image_cache(
-        self, image_embeddings: torch.Tensor, image_pe: torch.Tensor, dense_vector: torch.Tensor
-    ) -> DecoderImageCache:
-        """Prompt-independent work for one 1 x C x H x W embedding and the no-mask dense vector (C)."""
-        return build_image_cache(self, image_embeddings, image_pe, dense_vector)
-
-    def supports_low_rank(self) -> bool:
-        """The low-rank path is switched on and applies to this transformer (SAM's two-way, depth >= 1)."""
-        return (
-            self.low_rank
-            and isinstance(self.transformer, TwoWayTransformer)
-            and len(self.transformer.layers) > 0
-        )
-
-    def can_use_cache(
-        self,
-        cache: DecoderImageCache,
-        image_embeddings: torch.Tensor,
-        image_pe: torch.Tensor,
-        dense_prompt_embeddings: torch.Tensor,
-    ) -> bool:
-        """Whether `forward` may take the low-rank path with `cache` for these inputs.
-
-        Raises ValueError for a cache built from another embedding or positional encoding, or from weights
-        changed since.
-        """
-        if not self.supports_low_rank() or torch.jit.is_tracing() or torch.jit.is_scripting():
-            return False
-        if torch.is_grad_enabled() and any(p.requires_grad for p in self.parameters()):
-            return False  # training: the reference path, with gradients
-        if not cache.matches(self, image_embeddings, image_pe):
-            raise ValueError(
-                "image_cache is stale: it was built for another image embedding, positional encoding or "
-                "other weights"
-            )
-        dense = dense_prompt_embeddings
-        # The low-rank path needs the same dense vector at every pixel of every prompt (no mask prompt).
-        if dense.ndim != 4 or dense.stride(2) != 0 or dense.stride(3) != 0:
-            return False
-        if dense.shape[0] > 1 and dense.stride(0) != 0:
-            return False
-        return bool(torch.equal(dense[0, :, 0, 0], cache.dense))
 
     def predict_masks(
         self,
@@ -164,9 +122,9 @@ class MaskDecoder(nn.Module):
 
         hyper_in = self.hypernetwork_inputs(mask_tokens_out)  # B x 4 x C/8
         src = src.expand(batch, -1, -1)  # B x HW x C image tokens
-        if self.fused_upscaling:
+        if not use_reference_paths():
             masks = self._upscale_tokens_and_dot(src, hyper_in, height, width)
-        else:
+        else:  # the reference: the modules one by one, on NCHW feature maps
             upscaled = self.output_upscaling(src.transpose(1, 2).reshape(batch, channels, height, width))
             b, c, h, w = upscaled.shape  # B x C/8 x 4H x 4W
             masks = (hyper_in @ upscaled.reshape(b, c, h * w)).reshape(b, -1, h, w)
@@ -179,9 +137,29 @@ class MaskDecoder(nn.Module):
             [mlp(mask_tokens_out[:, i, :]) for i, mlp in enumerate(self.output_hypernetworks_mlps)], dim=1
         )
 
+    def two_way_transformer(self) -> TwoWayTransformer:
+        """`transformer` as SAM's two-way transformer (TypeError for another one)."""
+        if not isinstance(self.transformer, TwoWayTransformer):
+            raise TypeError(f"expected a TwoWayTransformer, got {type(self.transformer).__name__}")
+        return self.transformer
+
+    def upscaling_layers(self) -> UpscalingLayers:
+        conv1, norm, act1, conv2, act2 = self.output_upscaling
+        if not (
+            isinstance(conv1, nn.ConvTranspose2d)
+            and isinstance(norm, LayerNorm2d)
+            and isinstance(conv2, nn.ConvTranspose2d)
+            and conv1.bias is not None
+            and conv2.bias is not None
+        ):
+            raise TypeError(
+                "output_upscaling must be ConvTranspose2d, LayerNorm2d, act, ConvTranspose2d, act"
+            )
+        return UpscalingLayers(conv1, norm, act1, conv2, act2)
+
     def conv1_matrix(self) -> torch.Tensor:
         """The first 2x2 / stride-2 ConvTranspose2d as a C_in x (ky, kx, C_out) matrix on token rows."""
-        conv1 = self.output_upscaling[0]
+        conv1 = self.upscaling_layers().conv1
         # weight (C_in, C_out, ky, kx) -> C_in x (ky, kx, C_out)
         return conv1.weight.permute(0, 2, 3, 1).reshape(conv1.in_channels, 4 * conv1.out_channels)
 
@@ -198,9 +176,8 @@ class MaskDecoder(nn.Module):
         Args:
             tokens: B x HW x C; hyper_in: B x M x C2. Returns: B x M x 4H x 4W logits.
         """
-        conv1 = self.output_upscaling[0]
-        w1, b1 = self.conv1_matrix(), conv1.bias.repeat(4)
-        if not torch.is_grad_enabled() and not torch.jit.is_tracing():
+        w1, b1 = self.conv1_matrix(), conv_bias(self.upscaling_layers().conv1).repeat(4)
+        if tokens.device.type == "cpu" and not torch.is_grad_enabled() and not is_tracing():
             return self.upscale_and_dot_chunked(
                 lambda b, rows: tokens[b, rows] @ w1 + b1, hyper_in, height, width
             )
@@ -215,25 +192,22 @@ class MaskDecoder(nn.Module):
             conv1_out: B x HW x (ky1, kx1, C1), the first ConvTranspose2d output (bias included) per token;
             hyper_in: B x M x C2. Returns: B x M x 4H x 4W logits.
         """
-        _, norm, act1, conv2, act2 = self.output_upscaling
+        _, norm, act1, conv2, act2 = self.upscaling_layers()
         batch, count = conv1_out.shape[0], hyper_in.shape[1]
         c1, c2 = conv2.in_channels, conv2.out_channels
         # Rows to raster order at twice the grid, (y, ky1, x, kx1): moves whole (kx1, C1) blocks.
         x = conv1_out.reshape(batch, height, width, 2, 2 * c1).transpose(2, 3)
-        x = act1(F.layer_norm(x.reshape(batch, 1, -1, c1), (c1,), norm.weight, norm.bias, norm.eps))
+        x = _call(act1, F.layer_norm(x.reshape(batch, 1, -1, c1), (c1,), norm.weight, norm.bias, norm.eps))
         # The second convolution one output row parity ky2 at a time: each half gives, per row of the 2x grid,
         # a row of the final masks in raster order (x, kx1, kx2). Each is one 2-D product with its bias (an ONNX
         # Gemm): a bias Add left next to the GELU would cost a pass of its own, or be fused by ONNX Runtime into
-        # BiasGelu, whose CPU kernel runs ~4x slower per element than its plain Gelu.
+        # BiasGelu, whose CPU kernel is much slower per element than its plain Gelu (benchmarks/MEASUREMENTS.md).
         rows = x.reshape(-1, c1)  # B*4HW x C1
         weight = self.conv2_matrix().view(c1, 2, 2 * c2)  # C1 x (ky2) x (kx2, C2)
-        bias = conv2.bias.repeat(2)
+        bias = conv_bias(conv2).repeat(2)
+        halves = [_call(act2, torch.addmm(bias, rows, weight[:, ky2])) for ky2 in range(2)]
         masks = torch.stack(
-            [
-                hyper_in @ act2(torch.addmm(bias, rows, weight[:, ky2])).view(batch, -1, c2).transpose(1, 2)
-                for ky2 in range(2)
-            ],
-            dim=1,
+            [hyper_in @ half.view(batch, -1, c2).transpose(1, 2) for half in halves], dim=1
         )  # B x 2 x M x (2H, 4W)
         # (ky2, M, y', X) -> (M, y', ky2, X): whole mask rows move.
         masks = masks.view(batch, 2, count, 2 * height, 4 * width).permute(0, 2, 3, 1, 4)
@@ -241,7 +215,7 @@ class MaskDecoder(nn.Module):
 
     def conv2_matrix(self) -> torch.Tensor:
         """The second ConvTranspose2d as a C1 x (ky, kx, C2) matrix."""
-        conv2 = self.output_upscaling[3]
+        conv2 = self.upscaling_layers().conv2
         return conv2.weight.permute(0, 2, 3, 1).reshape(conv2.in_channels, 4 * conv2.out_channels)
 
     def upscale_and_dot_chunked(
@@ -261,10 +235,10 @@ class MaskDecoder(nn.Module):
                 included) of prompt b for a slice of the row-major H*W tokens.
             hyper_in: B x M x C2. Returns: B x M x 4H x 4W logits.
         """
-        _, norm, act1, conv2, act2 = self.output_upscaling
+        _, norm, act1, conv2, act2 = self.upscaling_layers()
         batch, count = hyper_in.shape[:2]
         c1, c2 = conv2.in_channels, conv2.out_channels
-        w2, b2 = self.conv2_matrix(), conv2.bias.repeat(4)
+        w2, b2 = self.conv2_matrix(), conv_bias(conv2).repeat(4)
         masks = hyper_in.new_empty(batch, count, 4 * height, 4 * width)
         step = max(1, _UPSCALE_CHUNK_TOKENS // width)  # grid rows per chunk
         for b in range(batch):
@@ -283,5 +257,19 @@ class MaskDecoder(nn.Module):
 def _activate(act: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """act(x), overwriting x for an exact GELU (inference only)."""
     if isinstance(act, nn.GELU):
-        return torch.ops.aten.gelu_(x, approximate=act.approximate)
-    return act(x)
+        out: torch.Tensor = torch.ops.aten.gelu_(x, approximate=act.approximate)
+        return out
+    return _call(act, x)
+
+
+def _call(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """module(x), typed (nn.Module.__call__ returns Any)."""
+    out: torch.Tensor = module(x)
+    return out
+
+
+def conv_bias(conv: nn.ConvTranspose2d) -> torch.Tensor:
+    """The bias of one of the upscaling convolutions (SAM's have one), typed."""
+    if conv.bias is None:
+        raise TypeError("the decoder's upscaling convolutions must have a bias")
+    return conv.bias

@@ -13,8 +13,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-# The CPU path shares the torch-free runtime's OpenCV kernels (segany.onnx imports them lazily: no cycle).
-from segany.onnx.image_ops import upscale_logits, upscale_masks
+# The CPU path runs the torch-free OpenCV kernels of segany.geometry (shared with the ONNX runtime).
+from segany.geometry import upscale_logits, upscale_masks
 
 
 def _torch_upscale(

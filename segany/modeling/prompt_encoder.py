@@ -20,6 +20,8 @@ LABEL_BOX_BOTTOM_RIGHT = 3
 class PositionEmbeddingRandom(nn.Module):
     """Random Fourier features of normalised (x, y) coordinates."""
 
+    positional_encoding_gaussian_matrix: torch.Tensor  # 2 x num_pos_feats buffer
+
     def __init__(self, num_pos_feats: int = 64, scale: float | None = None) -> None:
         super().__init__()
         scale = 1.0 if scale is None or scale <= 0.0 else scale
@@ -85,9 +87,16 @@ class PromptEncoder(nn.Module):
         )
         self.no_mask_embed = nn.Embedding(1, embed_dim)
 
+    def point_embedding(self, label: int) -> torch.Tensor:
+        """1 x C learnt embedding of a point label: 0 negative, 1 positive, 2 / 3 box top-left / bottom-right."""
+        embedding = self.point_embeddings[label]
+        assert isinstance(embedding, nn.Embedding)  # built so in __init__
+        return embedding.weight
+
     def get_dense_pe(self) -> torch.Tensor:
         """Positional encoding of the image embedding grid: 1 x C x H x W."""
-        return self.pe_layer(self.image_embedding_size).unsqueeze(0)
+        pe: torch.Tensor = self.pe_layer(self.image_embedding_size)
+        return pe.unsqueeze(0)
 
     def embed_points(self, points: torch.Tensor, labels: torch.Tensor, pad: bool) -> torch.Tensor:
         """B x N x 2 (x, y) in the input frame, B x N labels -> B x N(+1) x C tokens.
@@ -104,22 +113,21 @@ class PromptEncoder(nn.Module):
         is_pad = labels == LABEL_PAD
         embedding = torch.where(is_pad, self.not_a_point_embed.weight, embedding)
         for label in range(self.num_point_embeddings):
-            embedding = (
-                embedding + (labels == label).to(embedding.dtype) * self.point_embeddings[label].weight
-            )
+            embedding = embedding + (labels == label).to(embedding.dtype) * self.point_embedding(label)
         return embedding
 
     def embed_boxes(self, boxes: torch.Tensor) -> torch.Tensor:
         """B x 4 boxes XYXY in the input frame -> B x 2 x C corner tokens."""
         corners = (boxes + 0.5).reshape(-1, 2, 2)
         embedding = self.pe_layer.forward_with_coords(corners, self.input_image_size)
-        top_left = embedding[:, 0, :] + self.point_embeddings[LABEL_BOX_TOP_LEFT].weight
-        bottom_right = embedding[:, 1, :] + self.point_embeddings[LABEL_BOX_BOTTOM_RIGHT].weight
+        top_left = embedding[:, 0, :] + self.point_embedding(LABEL_BOX_TOP_LEFT)
+        bottom_right = embedding[:, 1, :] + self.point_embedding(LABEL_BOX_BOTTOM_RIGHT)
         return torch.stack([top_left, bottom_right], dim=1)
 
     def embed_masks(self, masks: torch.Tensor) -> torch.Tensor:
         """B x 1 x 4H x 4W mask logits -> B x C x H x W."""
-        return self.mask_downscaling(masks)
+        out: torch.Tensor = self.mask_downscaling(masks)
+        return out
 
     def forward(
         self,

@@ -20,6 +20,8 @@ PIXEL_STD = (58.395, 57.12, 57.375)
 class Sam(nn.Module):
     mask_threshold: float = 0.0
     image_format: str = "RGB"
+    pixel_mean: torch.Tensor  # 3 x 1 x 1 buffer
+    pixel_std: torch.Tensor  # 3 x 1 x 1 buffer
 
     def __init__(
         self,
@@ -63,7 +65,9 @@ class Sam(nn.Module):
         Equal (to float rounding) to upsampling to the S x S input frame, cropping the padding away
         (`input_size` = resized image size) and resizing to `original_size`, all bilinear.
         """
-        return upscale_mask_logits(masks, self.image_size, tuple(input_size), tuple(original_size))
+        input_hw = (int(input_size[0]), int(input_size[1]))
+        original_hw = (int(original_size[0]), int(original_size[1]))
+        return upscale_mask_logits(masks, self.image_size, input_hw, original_hw)
 
     def forward(
         self, batched_input: list[dict[str, Any]], multimask_output: bool

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -27,18 +29,20 @@ class Attention(nn.Module):
         self.v_proj = nn.Linear(embedding_dim, self.internal_dim)
         self.out_proj = nn.Linear(self.internal_dim, embedding_dim)
 
-    def _split_heads(self, x: torch.Tensor) -> torch.Tensor:
+    def split_heads(self, x: torch.Tensor) -> torch.Tensor:
+        """B x N x D projected tokens -> B x heads x N x D/heads."""
         batch, tokens, channels = x.shape
         return x.reshape(batch, tokens, self.num_heads, channels // self.num_heads).transpose(1, 2)
 
     def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         # q: B x Nq x C, k / v: B x Nk x C
-        q = self._split_heads(self.q_proj(q))
-        k = self._split_heads(self.k_proj(k))
-        v = self._split_heads(self.v_proj(v))
+        q = self.split_heads(self.q_proj(q))
+        k = self.split_heads(self.k_proj(k))
+        v = self.split_heads(self.v_proj(v))
         out = F.scaled_dot_product_attention(q, k, v)  # B x heads x Nq x C/heads
         batch, heads, tokens, head_dim = out.shape
-        return self.out_proj(out.transpose(1, 2).reshape(batch, tokens, heads * head_dim))
+        result: torch.Tensor = self.out_proj(out.transpose(1, 2).reshape(batch, tokens, heads * head_dim))
+        return result
 
 
 class TwoWayAttentionBlock(nn.Module):
@@ -68,21 +72,30 @@ class TwoWayAttentionBlock(nn.Module):
         self, queries: torch.Tensor, keys: torch.Tensor, query_pe: torch.Tensor, key_pe: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         # queries: B x Nt x C prompt tokens; keys: B x HW x C image tokens; *_pe: their positional terms.
+        queries = self.token_self_attention(queries, query_pe)
+        q = queries + query_pe
+        k = keys + key_pe  # the image tokens do not change until norm4: reused below
+        queries = self.token_update(queries, self.cross_attn_token_to_image(q, k, keys))
+
+        q = queries + query_pe
+        keys = self.norm4(keys + self.cross_attn_image_to_token(k, q, queries))
+        return queries, keys
+
+    def token_self_attention(self, queries: torch.Tensor, query_pe: torch.Tensor) -> torch.Tensor:
+        """Step 1 on the B x Nt x C tokens: self-attention (+ residual unless the first layer) and norm1."""
         if self.skip_first_layer_pe:
             queries = self.self_attn(queries, queries, queries)
         else:
             q = queries + query_pe
             queries = queries + self.self_attn(q, q, queries)
-        queries = self.norm1(queries)
+        result: torch.Tensor = self.norm1(queries)
+        return result
 
-        q = queries + query_pe
-        k = keys + key_pe  # the image tokens do not change until norm4: reused below
-        queries = self.norm2(queries + self.cross_attn_token_to_image(q, k, keys))
-        queries = self.norm3(queries + self.mlp(queries))
-
-        q = queries + query_pe
-        keys = self.norm4(keys + self.cross_attn_image_to_token(k, q, queries))
-        return queries, keys
+    def token_update(self, queries: torch.Tensor, token_to_image: torch.Tensor) -> torch.Tensor:
+        """Steps 2-3 on the tokens, given their token->image attention output: residual, norm2, MLP, norm3."""
+        queries = self.norm2(queries + token_to_image)
+        result: torch.Tensor = self.norm3(queries + self.mlp(queries))
+        return result
 
 
 class TwoWayTransformer(nn.Module):
@@ -113,6 +126,10 @@ class TwoWayTransformer(nn.Module):
         )
         self.final_attn_token_to_image = Attention(embedding_dim, num_heads, attention_downsample_rate)
         self.norm_final_attn = nn.LayerNorm(embedding_dim)
+
+    def blocks(self) -> list[TwoWayAttentionBlock]:
+        """`layers`, typed."""
+        return cast("list[TwoWayAttentionBlock]", list(self.layers))
 
     def forward(
         self, image_embedding: torch.Tensor, image_pe: torch.Tensor, point_embedding: torch.Tensor

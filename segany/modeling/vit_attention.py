@@ -4,7 +4,7 @@ The attention logits of query (qh, qw) and key (kh, kw) get two extra terms, q .
 where Rh / Rw are learnt tables of relative offsets. The fused path hands these terms to
 `scaled_dot_product_attention` as an additive mask built in chunks (a group of heads, a band of query rows),
 so the full (heads x L x L) bias never exists at once for global attention; the reference path spells the
-maths out and is kept for tests.
+maths out and is kept for tests (`segany.modeling.reference.reference_paths`).
 """
 
 from __future__ import annotations
@@ -13,16 +13,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from segany.modeling.jit_state import is_tracing
+from segany.modeling.reference import use_reference_paths
 from segany.modeling.windows import gather_windows, scatter_windows, window_count
 from segany.modeling.workspace import Workspace
 
-# Largest additive-bias chunk (elements) built at once on the fused path: 2^24 floats = 64 MiB.
+# Largest additive-bias chunk (elements) built at once on the fused path: 2^24 floats = 64 MiB. A memory bound,
+# not a speed setting: it holds on any device.
 _MAX_BIAS_ELEMENTS = 1 << 24
-# Queries per chunk of chunked global attention. torch's CPU flash-attention kernel tiles the queries in blocks
-# of 256 once a call has >= 768 of them (64 below that): on vit_b's 64 x 64 grid, chunks of 13 query rows x 4
-# heads run a global attention layer 1.15x faster than the 5-row chunks of all 12 heads that the same bias
-# budget gives without this minimum (benchmarks/bench_attention_chunks.py).
+# Queries per chunk of chunked global attention, per device type. torch's CPU flash-attention kernel tiles the
+# queries in blocks of 256 once a call has >= 768 of them (64 below that), so CPU chunks of >= 768 queries
+# (fewer heads each) run faster than flatter chunks of all heads (benchmarks/bench_attention_chunks.py). That is
+# a property of the CPU kernel: other devices keep the plain policy (as many heads as the budget allows).
 _MIN_CHUNK_QUERIES = 768
+_MIN_CHUNK_QUERIES_BY_DEVICE = {"cpu": _MIN_CHUNK_QUERIES}
 
 
 def relative_position_table(q_size: int, k_size: int, rel_pos: torch.Tensor) -> torch.Tensor:
@@ -84,7 +88,7 @@ def _bias_from_terms(
     *lead, q_h, q_w, k_h = rel_h.shape
     k_w = rel_w.shape[-1]
     needs_graph = torch.is_grad_enabled() and (rel_h.requires_grad or rel_w.requires_grad)
-    if needs_graph or torch.jit.is_tracing():
+    if needs_graph or is_tracing():
         # Autograd and the ONNX tracer cannot record `out=` writes; they pay for the extra copy.
         return (rel_h[..., :, None] + rel_w[..., None, :]).reshape(*lead, q_h * q_w, k_h * k_w)
     if out is None:
@@ -97,12 +101,14 @@ def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
-def _chunk_shape(height: int, width: int, heads: int, bias_per_row: int) -> tuple[int, int]:
-    """(query rows, heads) per chunk of global attention: at least `_MIN_CHUNK_QUERIES` queries where the bias
+def _chunk_shape(
+    height: int, width: int, heads: int, bias_per_row: int, min_queries: int = _MIN_CHUNK_QUERIES
+) -> tuple[int, int]:
+    """(query rows, heads) per chunk of global attention: at least `min_queries` queries where the bias
     budget allows it, then as many heads as the budget holds, then (with every head in) more rows. Rows and
     heads are spread evenly over the chunks, so that no short last chunk falls below the query minimum."""
     budget_rows = max(1, _MAX_BIAS_ELEMENTS // bias_per_row)  # query rows of one head within the budget
-    rows = min(height, _ceil_div(_MIN_CHUNK_QUERIES, width), budget_rows)
+    rows = min(height, _ceil_div(min_queries, width), budget_rows)
     rows = min(_ceil_div(height, height // rows), budget_rows)  # even bands, each at least `rows` tall
     head_group = min(heads, max(1, _MAX_BIAS_ELEMENTS // (rows * bias_per_row)))
     if head_group == heads:
@@ -130,8 +136,6 @@ class Attention(nn.Module):
         self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
         self.proj = nn.Linear(dim, dim)
         self.use_rel_pos = use_rel_pos
-        # Switch between SDPA (fast) and the explicit reference computation; same parameters either way.
-        self.fused = True
         if use_rel_pos:
             if input_size is None:
                 raise ValueError("input_size (tokens per side) is required when use_rel_pos=True")
@@ -141,7 +145,8 @@ class Attention(nn.Module):
     def forward(self, x: torch.Tensor, workspace: Workspace | None = None) -> torch.Tensor:
         """B x H x W x C -> B x H x W x C; ``workspace`` (inference only) holds qkv and the bias."""
         qkv = self._qkv(x, workspace).view(*x.shape[:3], -1)
-        return self.proj(self._attend(qkv, workspace))
+        result: torch.Tensor = self.proj(self._attend(qkv, workspace))
+        return result
 
     def forward_windowed(self, x: torch.Tensor, window: int, workspace: Workspace) -> torch.Tensor:
         """Attention within window x window windows of a B x H x W x C grid -> B x H x W x C (inference).
@@ -163,7 +168,8 @@ class Attention(nn.Module):
         windows = gather_windows(qkv, window, fill, buffer, shift=bias)  # B*nWindows x window x window x 3C
         attended = self._attend(windows, workspace)  # B*nWindows x window x window x C
         grid = workspace.get("attended_grid", (batch, height, width, channels), x)
-        return self.proj(scatter_windows(attended, (height, width), grid))
+        result: torch.Tensor = self.proj(scatter_windows(attended, (height, width), grid))
+        return result
 
     def _attend(self, qkv: torch.Tensor, workspace: Workspace | None) -> torch.Tensor:
         """B x H x W x 3C projected tokens -> B x H x W x C attention output (before the output projection)."""
@@ -171,7 +177,7 @@ class Attention(nn.Module):
         # B x HW x 3C -> 3 x B x heads x HW x head_dim
         qkv = qkv.reshape(batch, height * width, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)
-        if self.fused:
+        if not use_reference_paths():
             out = self._fused_attention(q, k, v, (height, width), workspace)
         else:
             out = self._reference_attention(q, k, v, (height, width))
@@ -180,7 +186,8 @@ class Attention(nn.Module):
 
     def _qkv(self, x: torch.Tensor, workspace: Workspace | None, with_bias: bool = True) -> torch.Tensor:
         if workspace is None:
-            return self.qkv(x)
+            result: torch.Tensor = self.qkv(x)
+            return result
         rows = x.reshape(-1, x.shape[-1])
         out = workspace.get("qkv", (rows.shape[0], self.qkv.out_features), rows)
         if self.qkv.bias is None or not with_bias:
@@ -206,7 +213,8 @@ class Attention(nn.Module):
             return F.scaled_dot_product_attention(q, k, v, attn_mask=_bias_from_terms(rel_h, rel_w, whole))
         # Global attention on a large grid: attend in chunks of (one image, a group of heads, a band of query
         # rows), each with its own slice of the bias built in one reused buffer, so the full bias never exists.
-        rows, head_group = _chunk_shape(height, width, heads, bias_per_row)
+        min_queries = _MIN_CHUNK_QUERIES_BY_DEVICE.get(q.device.type, 1)
+        rows, head_group = _chunk_shape(height, width, heads, bias_per_row, min_queries)
         training = torch.is_grad_enabled() and q.requires_grad
         chunk_shape = (1, head_group, rows, width, height, width)
         if training:
@@ -217,8 +225,8 @@ class Attention(nn.Module):
             buffer = rel_h.new_empty(chunk_shape)
         if workspace is not None:
             # Every chunk streams all keys and values of its heads. As views of the qkv projection their
-            # rows lie 3C apart; copied into contiguous per-head memory (~1% of the layer's time) they are
-            # read faster: a vit_b global attention layer ran ~5% faster in a paired A/B.
+            # rows lie 3C apart; copied into contiguous per-head memory (a small part of the layer's time)
+            # they are read faster (benchmarks/MEASUREMENTS.md, "contiguous keys/values").
             k = workspace.get("keys", k.shape, k).copy_(k)
             v = workspace.get("values", v.shape, v).copy_(v)
         # B x L x heads x hd memory seen as B x heads x L x hd: the caller's transpose back is then free.
@@ -244,4 +252,5 @@ class Attention(nn.Module):
         if self.use_rel_pos:
             rel_h, rel_w = decomposed_rel_pos_terms(q, hw, hw, self.rel_pos_h, self.rel_pos_w)
             logits = logits + _bias_from_terms(rel_h, rel_w)
-        return logits.softmax(dim=-1) @ v
+        result: torch.Tensor = logits.softmax(dim=-1) @ v
+        return result

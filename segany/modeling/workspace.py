@@ -16,6 +16,8 @@ from contextlib import contextmanager
 
 import torch
 
+from segany.modeling.jit_state import is_scripting, is_tracing
+
 
 class Workspace:
     """Named flat buffers handed out as views of the requested shape, grown when a larger view is needed."""
@@ -45,7 +47,7 @@ class Workspace:
 
 def inference_writes_allowed() -> bool:
     """Whether out= writes into scratch buffers are allowed: no autograd graph to record, no tracing for export."""
-    return not (torch.is_grad_enabled() or torch.jit.is_tracing() or torch.jit.is_scripting())
+    return not (torch.is_grad_enabled() or is_tracing() or is_scripting())
 
 
 class KeptWorkspace:

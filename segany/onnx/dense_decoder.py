@@ -18,15 +18,13 @@ with far fewer and larger operations, is the faster graph. `prefers_dense_decode
 
 from __future__ import annotations
 
-from typing import cast
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from segany.modeling.mask_decoder import MaskDecoder
+from segany.modeling.mask_decoder import MaskDecoder, conv_bias
 from segany.modeling.sam import Sam
-from segany.modeling.transformer import Attention, TwoWayAttentionBlock, TwoWayTransformer
+from segany.modeling.transformer import Attention, TwoWayTransformer
 
 # Prompt tokens of a one-point prompt (IoU token, 4 mask tokens, the point and the padding point): each adds
 # a column per head to the low-rank form's per-prompt update in every block.
@@ -41,10 +39,6 @@ def prefers_dense_decoder(sam: Sam) -> bool:
         return False
     rank = (transformer.num_heads * _TOKENS_ONE_POINT + 1) * len(transformer.layers)
     return rank >= transformer.embedding_dim // 2
-
-
-def _blocks(transformer: TwoWayTransformer) -> list[TwoWayAttentionBlock]:
-    return [cast(TwoWayAttentionBlock, layer) for layer in transformer.layers]
 
 
 def _check_decoder(sam: Sam) -> TwoWayTransformer:
@@ -70,7 +64,7 @@ def image_stage_zero(sam: Sam, image_embeddings: torch.Tensor) -> tuple[torch.Te
     no_mask = prompt_encoder.no_mask_embed.weight[0]
     tokens = (image_embeddings[0] + no_mask[:, None, None]).flatten(1).t()  # N x C
     with_pe = tokens + prompt_encoder.get_dense_pe()[0].flatten(1).t()
-    layer = _blocks(transformer)[0]
+    layer = transformer.blocks()[0]
     t2i, i2t = layer.cross_attn_token_to_image, layer.cross_attn_image_to_token
     key = _project(t2i.k_proj.weight, with_pe, t2i.k_proj.bias[:, None])
     value = _project(t2i.v_proj.weight, tokens, t2i.v_proj.bias[:, None])
@@ -132,7 +126,7 @@ class DenseDecoderGraph(nn.Module):
         pe = sam.prompt_encoder.get_dense_pe().detach()[0].flatten(1).t()  # N x C
         # The image tokens entering block k travel shifted by that block's image->token output bias b_k, so
         # its residual sum is one Gemm: LN_{k-1} gets beta + b_k, and the projections of block k subtract W b_k.
-        layers = _blocks(transformer)
+        layers = transformer.blocks()
         out_biases = [layer.cross_attn_image_to_token.out_proj.bias.detach() for layer in layers]
         betas = [layer.norm4.bias.detach() for layer in layers]
         for index in range(len(layers) - 1):
@@ -158,7 +152,7 @@ class DenseDecoderGraph(nn.Module):
         tokens = torch.cat([output_tokens[None], sparse], dim=1)  # 1 x T x C
         image_tokens, key, value, query = image
         queries = tokens
-        for index, layer in enumerate(_blocks(transformer)):
+        for index, layer in enumerate(transformer.blocks()):
             if index > 0:
                 key, value, query = self.stages[index - 1](image_tokens)
             if layer.skip_first_layer_pe:
@@ -177,15 +171,14 @@ class DenseDecoderGraph(nn.Module):
             bias = getattr(self, f"norm_bias_{index}")
             image_tokens = F.layer_norm(residual, norm.normalized_shape, norm.weight, bias, norm.eps)
         key, value = self.stages[-1](image_tokens)
-        final = cast(Attention, transformer.final_attn_token_to_image)
+        final = transformer.final_attn_token_to_image
         queries = transformer.norm_final_attn(queries + _token_to_image(final, queries + tokens, key, value))
 
         iou_pred = decoder.iou_prediction_head(queries[:, 0, :])
         hyper_in = decoder.hypernetwork_inputs(queries[:, 1 : 1 + decoder.num_mask_tokens, :])
-        conv1 = cast(nn.ConvTranspose2d, decoder.output_upscaling[0])
+        conv1 = decoder.upscaling_layers().conv1
         # First ConvTranspose2d as a per-token product: N x C @ C x (ky, kx, C1).
-        assert conv1.bias is not None
-        conv1_out = torch.addmm(conv1.bias.repeat(4), image_tokens, decoder.conv1_matrix())
+        conv1_out = torch.addmm(conv_bias(conv1).repeat(4), image_tokens, decoder.conv1_matrix())
         height, width = self.grid
         masks = decoder.upscale_and_dot(conv1_out[None], hyper_in, height, width)
         return iou_pred, masks
@@ -201,11 +194,13 @@ def _split_heads(x: torch.Tensor, attn: Attention) -> torch.Tensor:
 
 def _merge_heads(x: torch.Tensor, attn: Attention) -> torch.Tensor:
     """H x T x hd -> 1 x T x D, then the output projection."""
-    return attn.out_proj(x.transpose(0, 1).reshape(1, -1, attn.internal_dim))
+    result: torch.Tensor = attn.out_proj(x.transpose(0, 1).reshape(1, -1, attn.internal_dim))
+    return result
 
 
 def _scale(attn: Attention) -> float:
-    return float(attn.internal_dim // attn.num_heads) ** -0.5
+    result: float = float(attn.internal_dim // attn.num_heads) ** -0.5
+    return result
 
 
 def _self_attention(

@@ -120,11 +120,12 @@ def export_onnx(
                 source, out / int8_name(source.name), external_data=_has_external_data(source)
             )
 
-    embedding_shape = (1, sam.prompt_encoder.embed_dim, *sam.prompt_encoder.image_embedding_size)
+    grid_h, grid_w = sam.prompt_encoder.image_embedding_size
+    embedding_shape = (1, int(sam.prompt_encoder.embed_dim), int(grid_h), int(grid_w))
     metadata = ExportMetadata(
         model=name,
         image_size=sam.image_size,
-        embedding_shape=tuple(int(v) for v in embedding_shape),
+        embedding_shape=embedding_shape,
         opset=opset,
         quantization=quantize,
         return_single_mask=return_single_mask,
@@ -200,14 +201,14 @@ def export_decoder(
         torch.ones(1),
     )
     dynamic_axes = {"point_coords": {1: "num_points"}, "point_labels": {1: "num_points"}}
+    input_names: tuple[str, ...] = DECODER_LOWRES_INPUTS
+    output_names: tuple[str, ...] = DECODER_LOWRES_OUTPUTS
     if upscale:
         args = (*args, torch.tensor([768.0, 1024.0]))
         dynamic_axes["masks"] = {2: "height", 3: "width"}
-        names = (DECODER_INPUTS, DECODER_OUTPUTS)
-    else:
-        names = (DECODER_LOWRES_INPUTS, DECODER_LOWRES_OUTPUTS)
+        input_names, output_names = DECODER_INPUTS, DECODER_OUTPUTS
     graph = PromptDecoderGraph(sam, return_single_mask=return_single_mask, upscale=upscale)
-    torch_export(graph, args, path, opset, names[0], names[1], dynamic_axes)
+    torch_export(graph, args, path, opset, input_names, output_names, dynamic_axes)
     return path
 
 

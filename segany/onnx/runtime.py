@@ -23,6 +23,14 @@ import numpy as np
 import onnxruntime as ort
 
 from segany.embedding_file import ImageEmbedding
+from segany.errors import ImageNotSetError
+from segany.geometry import (
+    resize_longest_side,
+    resized_shape,
+    scale_coords,
+    upscale_logits,
+    upscale_masks,
+)
 from segany.io.image_convert import as_rgb_uint8
 from segany.onnx.contract import (
     CACHED_DECODER_ROLES,
@@ -32,24 +40,13 @@ from segany.onnx.contract import (
     ExportMetadata,
     int8_name,
 )
-from segany.onnx.image_ops import (
-    resize_longest_side,
-    resized_shape,
-    scale_coords,
-    upscale_logits,
-    upscale_masks,
-)
-from segany.prompt_checks import check_boxes, check_mask_input, check_points
+from segany.prompts import is_box_batch, normalize_prompts
 
 LABEL_PAD = -1.0
 LABEL_BOX_CORNERS = (2.0, 3.0)
 LOW_RES_SIDE_FACTOR = 4  # low-res masks are 4x the embedding grid (256 for a 64 x 64 embedding)
 
 Prediction = tuple[np.ndarray, np.ndarray, np.ndarray]
-
-
-class ImageNotSetError(RuntimeError, ValueError):
-    """A prompt was given before an image (or embedding) was set."""
 
 
 @dataclass
@@ -244,7 +241,7 @@ class OnnxPredictor:
 
         `box` may also be N x 4 (N > 1): then every output gains a leading N axis (see `predict_boxes`).
         """
-        if box is not None and np.ndim(box) == 2 and np.shape(box)[0] > 1:
+        if box is not None and is_box_batch(box):
             return self.predict_boxes(
                 box, point_coords, point_labels, mask_input, multimask_output, return_logits
             )
@@ -281,32 +278,25 @@ class OnnxPredictor:
         batched: bool,
     ) -> Prediction:
         state = self._state()
-        if not isinstance(multimask_output, (bool, np.bool_)):
-            raise TypeError(f"multimask_output must be a bool, got {type(multimask_output).__name__}")
-        boxes = None
-        count = 1
-        if box is not None:
-            boxes = scale_coords(
-                check_boxes(box, state.original_size).reshape(-1, 2, 2), state.original_size, self.image_size
-            )
-            count = boxes.shape[0]
-        coords = labels = None
-        if point_coords is not None or point_labels is not None:
-            if point_coords is None:
-                raise ValueError("point_coords must be given with point_labels")
-            coords, labels = check_points(point_coords, point_labels, state.original_size, batched=batched)
-            if not batched:
-                coords, labels = coords[None], labels[None]
-            if coords.shape[0] != count:
-                raise ValueError(
-                    f"point_coords must hold one point set per box ({count}), got {coords.shape[0]}"
-                )
-            coords = scale_coords(coords, state.original_size, self.image_size)
-        masks_in = None
-        if mask_input is not None:
-            masks_in = check_mask_input(mask_input, count, self._low_res_size)
+        prompts = normalize_prompts(
+            point_coords,
+            point_labels,
+            box,
+            mask_input,
+            original_size=state.original_size,
+            low_res_size=self._low_res_size,
+            batched=batched,
+            multimask_output=multimask_output,
+        )
+        count, masks_in = prompts.count, prompts.mask_input
+        boxes = coords = None
+        if prompts.boxes is not None:
+            boxes = scale_coords(prompts.boxes.reshape(-1, 2, 2), state.original_size, self.image_size)
+        if prompts.point_coords is not None:
+            coords = scale_coords(prompts.point_coords, state.original_size, self.image_size)
+        labels = prompts.point_labels
 
-        selected = slice(1, None) if multimask_output else slice(0, 1)
+        selected = slice(1, None) if prompts.multimask_output else slice(0, 1)
         all_masks, all_scores, all_logits = [], [], []
         # Binary masks are written in place, one prompt at a time (no float maps of all prompts).
         binary: np.ndarray | None = None

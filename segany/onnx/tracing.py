@@ -10,6 +10,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from torch.jit._trace import TracerWarning
 
 DEFAULT_OPSET = 17
 # Prompt length of the decoders' example inputs (points plus the padding point); the exported graphs keep the
@@ -27,7 +28,7 @@ def tracing_context() -> Iterator[None]:
     tracing needs no more memory than inference.
     """
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", category=TracerWarning)
         warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export.*")
         warnings.filterwarnings("ignore", message=".*feature will be removed.*", category=DeprecationWarning)
         with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(_drop_saved, _never_unpacked):

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from PIL import Image
 
+from segany.geometry import scale_coords
 from segany.io.image_convert import as_rgb_uint8
 from segany.modeling.sam import Sam
 from segany.onnx.contract import ExportMetadata
-from segany.onnx.image_ops import scale_coords
 from segany.onnx.runtime import LOW_RES_SIDE_FACTOR, OnnxPredictor
 from segany.predictor import SamPredictor
 
@@ -25,7 +26,8 @@ def synthetic_image(height: int = 600, width: int = 800, seed: int = 0) -> np.nd
     image[disc] = (230, 60, 40)
     image[int(height * 0.15) : int(height * 0.3), int(width * 0.6) : int(width * 0.9)] = (30, 40, 220)
     image += rng.normal(0.0, 4.0, image.shape)
-    return np.clip(image, 0, 255).astype(np.uint8)
+    result: np.ndarray = np.clip(image, 0, 255).astype(np.uint8)
+    return result
 
 
 def _load_image(image: np.ndarray | str | Path | None) -> np.ndarray:
@@ -37,7 +39,7 @@ def _load_image(image: np.ndarray | str | Path | None) -> np.ndarray:
     return as_rgb_uint8(image)
 
 
-def verification_prompts(height: int, width: int) -> list[dict]:
+def verification_prompts(height: int, width: int) -> list[dict[str, Any]]:
     """Point (3 masks), box (1 mask), box + negative point (1 mask) and two points (1 mask), in pixels."""
     centre = np.array([[width * 0.4, height * 0.5]])
     box = np.array([width * 0.2, height * 0.25, width * 0.65, height * 0.75])
@@ -111,7 +113,10 @@ def verify_export(
     return report
 
 
-def _compare(prefix: str, results: list, reference: list) -> dict[str, float]:
+Prediction = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def _compare(prefix: str, results: list[Prediction], reference: list[Prediction]) -> dict[str, float]:
     low_res = max(float(np.abs(o[2] - r[2]).max()) for o, r in zip(results, reference))
     scores = max(float(np.abs(o[1] - r[1]).max()) for o, r in zip(results, reference))
     agreement = min(_agreement(o[0], r[0]) for o, r in zip(results, reference))
@@ -123,7 +128,7 @@ def _compare(prefix: str, results: list, reference: list) -> dict[str, float]:
 
 
 def _check_official_decoder(
-    out_dir: str | Path, torch_predictor: SamPredictor, prompt: dict
+    out_dir: str | Path, torch_predictor: SamPredictor, prompt: dict[str, Any]
 ) -> dict[str, float]:
     """Feed `decoder.onnx` exactly as the official notebook does and compare with torch's logits."""
     import onnxruntime as ort
@@ -155,18 +160,14 @@ def _check_official_decoder(
         ref_single, ref_single_scores, ref_single_low = torch_predictor.predict_torch(
             coords_t, labels_t, multimask_output=False, return_logits=True
         )
-    ref_masks = torch.cat([ref_single, ref_masks], dim=1).numpy()
-    ref_scores = torch.cat([ref_single_scores, ref_scores], dim=1).numpy()
-    ref_low = torch.cat([ref_single_low, ref_low], dim=1).numpy()
+    ref_masks_np = torch.cat([ref_single, ref_masks], dim=1).numpy()
+    ref_scores_np = torch.cat([ref_single_scores, ref_scores], dim=1).numpy()
+    ref_low_np = torch.cat([ref_single_low, ref_low], dim=1).numpy()
     if metadata.return_single_mask:  # one point plus its padding point: best of the 3 multimask outputs
-        best = 1 + int(np.argmax(ref_scores[0, 1:]))
-        ref_masks, ref_scores, ref_low = (
-            ref_masks[:, best : best + 1],
-            ref_scores[:, best : best + 1],
-            ref_low[:, best : best + 1],
-        )
+        best = 1 + int(np.argmax(ref_scores_np[0, 1:]))
+        ref_masks_np, ref_low_np = ref_masks_np[:, best : best + 1], ref_low_np[:, best : best + 1]
     return {
-        "official_decoder_masks_max_abs_diff": float(np.abs(masks - ref_masks).max()),
-        "official_decoder_low_res_max_abs_diff": float(np.abs(low_res - ref_low).max()),
-        "official_decoder_mask_agreement": _agreement(masks > 0, ref_masks > 0),
+        "official_decoder_masks_max_abs_diff": float(np.abs(masks - ref_masks_np).max()),
+        "official_decoder_low_res_max_abs_diff": float(np.abs(low_res - ref_low_np).max()),
+        "official_decoder_mask_agreement": _agreement(masks > 0, ref_masks_np > 0),
     }

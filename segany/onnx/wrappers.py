@@ -6,6 +6,8 @@ checkpoint loads into the model is what gets exported.
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -30,7 +32,8 @@ class ImageEncoderGraph(nn.Module):
         # The padded size is always S x S; saying so with a constant reshape gives every later node a static
         # shape (the pad amounts themselves depend on the input).
         padded = self.sam.preprocess(image).reshape(1, 3, size, size)
-        return self.sam.image_encoder(padded)
+        result: torch.Tensor = self.sam.image_encoder(padded)
+        return result
 
 
 class PromptDecoderGraph(nn.Module):
@@ -43,6 +46,8 @@ class PromptDecoderGraph(nn.Module):
         upscale: add `orig_im_size` as an input and output `masks` at the original size; without it the graph
             outputs only `iou_predictions` and `low_res_masks`.
     """
+
+    dense_pe: torch.Tensor  # 1 x C x h x w buffer
 
     def __init__(self, sam: Sam, return_single_mask: bool = False, upscale: bool = True) -> None:
         super().__init__()
@@ -103,7 +108,9 @@ class PromptDecoderGraph(nn.Module):
         resized = torch.floor(original * scale + 0.5).to(torch.int64)
         cropped = full[..., : resized[0], : resized[1]]
         target = orig_im_size.to(torch.int64)
-        return F.interpolate(cropped, size=(target[0], target[1]), mode="bilinear", align_corners=False)
+        # Traced: the size stays a graph value (the tensors), which F.interpolate accepts while tracing.
+        size_hw = cast("tuple[int, int]", (target[0], target[1]))
+        return F.interpolate(cropped, size=size_hw, mode="bilinear", align_corners=False)
 
 
 class DecoderPrepGraph(nn.Module):
@@ -112,6 +119,9 @@ class DecoderPrepGraph(nn.Module):
     Run once per image; its outputs are fed, unchanged and by name, to `LowRankDecoderGraph` for every prompt
     (see `segany.modeling.decoder_lowrank`).
     """
+
+    dense_pe: torch.Tensor  # 1 x C x h x w buffer
+    no_mask: torch.Tensor  # C buffer
 
     def __init__(self, sam: Sam) -> None:
         super().__init__()

@@ -10,10 +10,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from segany.modeling.sam import Sam
+from typing import Any
 
 PRETRAINED_DIR = Path(__file__).resolve().parent
 MANIFEST_PATH = PRETRAINED_DIR / "manifest.json"
@@ -32,14 +29,16 @@ def manifest() -> dict[str, dict[str, Any]]:
     return entries
 
 
-def load_pretrained(name: str = "segany_small") -> Sam:
-    """A bundled model by weights name, strictly loaded, in eval mode (float32 on the CPU)."""
-    from segany.registry import build_sam, resolve_config
-    from segany.weights import download, weights_info
+def __getattr__(name: str) -> Any:
+    # `load_pretrained` lives in `segany.pretrained.loading` (it needs segany.weights, which reads this
+    # package's manifest): loaded on first use, so this data module imports nothing of segany.
+    if name == "load_pretrained":
+        from importlib import import_module
 
-    info = weights_info(name)
-    path = download(info)  # bundled: verified in place; official: from the cache (or fetched)
-    return build_sam(resolve_config(info.model), checkpoint=path, strict=True)
+        value = import_module("segany.pretrained.loading").load_pretrained
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'segany.pretrained' has no attribute {name!r}")
 
 
 __all__ = ["MANIFEST_PATH", "PRETRAINED_DIR", "load_pretrained", "manifest"]

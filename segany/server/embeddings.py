@@ -108,6 +108,11 @@ class EmbeddingCache:
         with self._lock:
             return self._held
 
+    @property
+    def ready_count(self) -> int:
+        with self._lock:
+            return len(self._ready)
+
     # ------------------------------------------------------------------ worker
     def _work(self) -> None:
         while True:

@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from segany.errors import PromptError
 from segany.formats import MaskFormatError
 from segany.io import ImageLoadError
 
@@ -63,10 +64,11 @@ def field_from_location(location: Sequence[Any]) -> str | None:
 
 
 def prompt_error(exc: ValueError | TypeError) -> ApiError:
-    """A predictor's ValueError / TypeError -> 422 naming the request field of the argument at fault."""
+    """A predictor's ValueError / TypeError (`PromptError` names its argument) -> 422 naming the request field."""
     message = one_line(exc)
-    argument = getattr(exc, "argument", None)
-    if not isinstance(argument, str):
+    if isinstance(exc, PromptError):
+        argument: str | None = exc.argument
+    else:  # other checks name their argument first ("box must be ...")
         argument = next((name for name in PREDICTOR_FIELDS if message.startswith(name)), None)
     field = PREDICTOR_FIELDS.get(argument, argument) if argument else None
     return ApiError(422, message, field)
@@ -80,13 +82,13 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
-        first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+        first: dict[str, Any] = dict(errors[0]) if errors else {"loc": (), "msg": "invalid request"}
+        field: str | None
         if first.get("type") == "json_invalid":
-            reason = (first.get("ctx") or {}).get("error", "")
-            field, detail = (
-                "body",
-                f"body is not valid JSON ({reason})" if reason else "body is not valid JSON",
-            )
+            context = first.get("ctx")
+            reason = context.get("error", "") if isinstance(context, dict) else ""
+            field = "body"
+            detail = f"body is not valid JSON ({reason})" if reason else "body is not valid JSON"
         else:
             field = field_from_location(first.get("loc", ()))
             detail = f"{field}: {first.get('msg', 'invalid value')}" if field else str(first.get("msg"))

@@ -33,6 +33,7 @@ class Job:
     job_id: str
     image_id: str
     preset: str
+    overrides: dict[str, Any] = field(default_factory=dict)  # generator settings replacing the preset's
     state: str = "queued"  # queued | running | done | failed | cancelled
     progress: float = 0.0
     error: str | None = None
@@ -53,9 +54,10 @@ class JobManager:
         image_id: str,
         preset: str,
         inputs: Callable[[], tuple[np.ndarray, ImageEmbedding]],
+        overrides: dict[str, Any] | None = None,
     ) -> Job:
         """Queue a job; `inputs` gives the image pixels and its embedding (called in the worker thread)."""
-        job = Job(uuid.uuid4().hex, image_id, preset)
+        job = Job(uuid.uuid4().hex, image_id, preset, dict(overrides or {}))
         with self._lock:
             self._jobs[job.job_id] = job
             self._forget_old()
@@ -96,7 +98,7 @@ class JobManager:
         try:
             pixels, embedding = inputs()
             generator = SamAutomaticMaskGenerator.from_preset(
-                self.sam, job.preset, output_mode="uncompressed_rle"
+                self.sam, job.preset, output_mode="uncompressed_rle", **job.overrides
             )
             records = generator.generate(pixels, progress=report, embedding=embedding)
         except JobCancelled:

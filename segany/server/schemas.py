@@ -36,12 +36,19 @@ class LimitsOut(BaseModel):
     max_pixels: int
 
 
+class CacheOut(BaseModel):
+    memory_bytes_held: int  # embeddings plus their decoder caches now in memory
+    memory_bytes_limit: int
+    images_ready: int
+
+
 class InfoOut(BaseModel):
     version: str
     model: ModelOut
     decoders: list[str]
     presets: list[str]
     limits: LimitsOut
+    cache: CacheOut
 
 
 # ---------------------------------------------------------------------------------------------- images
@@ -54,7 +61,7 @@ class ImageOut(BaseModel):
 
 class EncodeOut(BaseModel):
     id: str
-    state: Literal["ready", "pending", "failed"]
+    state: Literal["ready", "pending", "failed", "absent"]  # absent: not encoded, not queued (or evicted)
     error: str | None = None
 
 
@@ -76,11 +83,19 @@ class PredictIn(Strict):
     previous: Previous | None = None
     multimask: bool = True
 
-    @field_validator("points", "box")
+    @field_validator("points")
     @classmethod
-    def _finite(cls, value: object) -> object:
-        flat = [v for item in value for v in item] if isinstance(value, list) else value or ()
-        if any(not math.isfinite(v) for v in flat):  # type: ignore[union-attr]
+    def _finite_points(cls, value: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        if not all(math.isfinite(v) for point in value for v in point):
+            raise ValueError("coordinates must be finite numbers")
+        return value
+
+    @field_validator("box")
+    @classmethod
+    def _finite_box(
+        cls, value: tuple[float, float, float, float] | None
+    ) -> tuple[float, float, float, float] | None:
+        if value is not None and not all(math.isfinite(v) for v in value):
             raise ValueError("coordinates must be finite numbers")
         return value
 
@@ -96,7 +111,16 @@ class PredictOut(BaseModel):
 
 # ---------------------------------------------------------------------------------------------- jobs
 class EverythingIn(Strict):
+    """A preset of `segany.amg.presets`, optionally with a few of its settings overridden."""
+
     preset: str = "fast"
+    points_per_side: int | None = Field(default=None, ge=1, le=128)
+    pred_iou_thresh: float | None = Field(default=None, ge=0.0, le=1.0)
+    stability_score_thresh: float | None = Field(default=None, ge=0.0, le=1.0)
+
+    def overrides(self) -> dict[str, float | int]:
+        names = ("points_per_side", "pred_iou_thresh", "stability_score_thresh")
+        return {name: getattr(self, name) for name in names if getattr(self, name) is not None}
 
     @field_validator("preset")
     @classmethod

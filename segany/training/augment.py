@@ -87,7 +87,8 @@ def color_jitter(image: np.ndarray, strength: float, rng: np.random.Generator) -
     x = (x - grey.mean()) * factors[1] + grey.mean()
     grey = (x @ np.array([0.299, 0.587, 0.114], dtype=np.float32))[..., None]
     x = (x - grey) * factors[2] + grey
-    return np.clip(x + 0.5, 0, 255).astype(np.uint8)
+    result: np.ndarray = np.clip(x + 0.5, 0, 255).astype(np.uint8)
+    return result
 
 
 def prepare_sample(

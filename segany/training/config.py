@@ -48,7 +48,7 @@ class TrainConfig:
     model: str = _f(
         "vit_tiny", "registry architecture to build (vit_tiny, vit_b, vit_l, vit_h, segany_small)"
     )
-    encoder: dict | None = field(
+    encoder: dict[str, Any] | None = field(
         default=None,
         metadata={
             "help": 'custom ViT encoder as JSON, e.g. \'{"embed_dim": 32, "depth": 2, "num_heads": 2, '
@@ -66,7 +66,7 @@ class TrainConfig:
     )
     init_strict: bool = _f(True, "fail when init_checkpoint does not fit the model exactly")
     # ---------------------------------------------------------------- data
-    data: list = field(
+    data: list[Any] = field(
         default_factory=list,
         metadata={
             "help": "data sources, each SPEC[@WEIGHT]: shared:DATASET:SPLIT (horses, davis, camvid), "
@@ -87,7 +87,7 @@ class TrainConfig:
     num_workers: int = _f(0, "threads preparing samples ahead of the training step (0: in the main thread)")
     # ---------------------------------------------------------------- augmentation
     augment: bool = _f(True, "large-scale jitter + flip + colour jitter (decoder mode keeps only flips)")
-    scale_range: list = field(
+    scale_range: list[float] = field(
         default_factory=lambda: [0.1, 2.0],
         metadata={"help": "large-scale jitter: random scale of the resized image, then crop/pad"},
     )
@@ -126,10 +126,10 @@ class TrainConfig:
     # ---------------------------------------------------------------- optimisation
     steps: int = _f(1000, "optimiser steps")
     lr: float = _f(8e-4, "base learning rate")
-    betas: list = field(default_factory=lambda: [0.9, 0.999], metadata={"help": "AdamW betas"})
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999], metadata={"help": "AdamW betas"})
     weight_decay: float = _f(0.1, "AdamW weight decay (not on biases, norms, position embeddings)")
     warmup_steps: int = _f(250, "linear warmup steps")
-    lr_decay_steps: list | None = field(
+    lr_decay_steps: list[int] | None = field(
         default=None,
         metadata={
             "help": "steps at which the lr is multiplied by lr_decay_factor "
@@ -226,7 +226,8 @@ class TrainConfig:
 
     # ---------------------------------------------------------------- I/O
     def to_dict(self) -> dict[str, Any]:
-        return json.loads(json.dumps(dataclasses.asdict(self)))
+        result: dict[str, Any] = json.loads(json.dumps(dataclasses.asdict(self)))
+        return result
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:

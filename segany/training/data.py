@@ -216,7 +216,7 @@ class TrainLoader:
         self._consumed = self.sampler.state_dict()
         self._executor = ThreadPoolExecutor(num_workers) if num_workers > 0 else None
         self._lookahead = 2 * num_workers
-        self._queue: deque[tuple[dict[str, Any], Future | None, tuple[int, int, int]]] = deque()
+        self._queue: deque[tuple[dict[str, Any], Future[Any] | None, tuple[int, int, int]]] = deque()
 
     def _draw(self) -> tuple[int, int, int]:
         """(stream position, source, index) of this rank's next item."""

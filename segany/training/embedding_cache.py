@@ -61,7 +61,8 @@ class EmbeddingCache:
             self.misses += 1
             return None
         self.hits += 1
-        return tensor.float()
+        result: torch.Tensor | None = tensor.float()
+        return result
 
     def put(self, key: str, embedding: torch.Tensor) -> None:
         path = self.path(key)

@@ -93,18 +93,6 @@ class TrainBatch:
     images: torch.Tensor | None = None
     embeddings: torch.Tensor | None = None
 
-    def to(self, device: torch.device | str) -> TrainBatch:
-        def move(t: torch.Tensor | None) -> torch.Tensor | None:
-            return None if t is None else t.to(device, non_blocking=True)
-
-        return TrainBatch(
-            self.masks.to(device),
-            self.image_index.to(device),
-            self.valid_hw.to(device),
-            move(self.images),
-            move(self.embeddings),
-        )
-
     @property
     def num_masks(self) -> int:
         return int(self.masks.shape[0])
@@ -156,7 +144,7 @@ class InteractiveSimulation(nn.Module):
         keeping its activations: the 11 iterations then hold about one iteration's decoder activations.
         """
         if self.settings.checkpoint_decoder and torch.is_grad_enabled():
-            return checkpoint(
+            result: tuple[torch.Tensor, torch.Tensor] = checkpoint(
                 self._decode,
                 embeddings,
                 image_pe,
@@ -167,6 +155,7 @@ class InteractiveSimulation(nn.Module):
                 single_rows,
                 use_reentrant=False,
             )
+            return result
         return self._decode(
             embeddings, image_pe, prompts.coords, prompts.labels, mask_input, multimask, single_rows
         )

@@ -51,7 +51,9 @@ def uses_weight_decay(name: str, param: torch.Tensor) -> bool:
     return param.ndim > 1 and not name.endswith(_NO_DECAY_SUFFIXES)
 
 
-def param_groups(model: nn.Module, lr: float, weight_decay: float, layer_decay: float) -> list[dict]:
+def param_groups(
+    model: nn.Module, lr: float, weight_decay: float, layer_decay: float
+) -> list[dict[str, Any]]:
     """Trainable parameters of a `Sam` grouped by (lr scale, weight decay), in a fixed order.
 
     Each group holds `params`, `lr` (= lr x scale), `lr_scale`, `weight_decay`, and `layer` / `name`
@@ -61,7 +63,7 @@ def param_groups(model: nn.Module, lr: float, weight_decay: float, layer_decay: 
         raise ValueError(f"layer_decay must be in (0, 1], got {layer_decay}")
     encoder = getattr(model, "image_encoder", None)
     layer_of, num_layers = encoder_layers(encoder) if encoder is not None else ((lambda name: 0), 0)
-    groups: dict[tuple[int, bool], dict] = {}
+    groups: dict[tuple[int, bool], dict[str, Any]] = {}
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue

@@ -3,7 +3,7 @@
 Imported by ``test_generator*.py`` as ``generator_testing`` (pytest puts this folder on sys.path).
 
 Two decoders are used:
-- the real SAM mask decoder, random weights (the tiny oracle of the brief). With random weights every mask is
+- the real SAM mask decoder, random weights (a tiny oracle). With random weights every mask is
   scattered over the whole image, so box NMS keeps one mask and crops keep none: good for per-candidate parity
   (IoU / stability / RLE) with NMS disabled, not for the rest of the pipeline;
 - ``BlobDecoder``, a parameter-free stand-in installed in BOTH models: it turns the prompt encoder's point
@@ -26,7 +26,7 @@ from segany.registry import SamConfig, ViTEncoderConfig, build_sam
 
 TINY_ENCODER = ViTEncoderConfig(embed_dim=64, depth=2, num_heads=2, global_attn_indexes=(1,))
 
-# Parity contract of the brief.
+# Parity contract with the official generator.
 MIN_MASK_IOU = 0.999
 SCORE_ATOL = 1e-4
 

@@ -13,7 +13,7 @@ from segany.amg import mask_area, mask_iou
 
 
 def _coco_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    encode = lambda masks: coco_mask.encode(np.asfortranarray(masks.transpose(1, 2, 0).astype(np.uint8)))  # noqa: E731
+    encode = lambda masks: coco_mask.encode(np.asfortranarray(masks.transpose(1, 2, 0).astype(np.uint8)))
     return np.asarray(coco_mask.iou(encode(a), encode(b), [0] * len(b))).reshape(len(a), len(b))
 
 

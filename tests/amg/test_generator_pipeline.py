@@ -18,7 +18,7 @@ from segany.amg import SamAutomaticMaskGenerator, full_res, rle_to_mask
 from segany.amg.full_res import CropGeometry, MaskRule, group_size, masks_from_low_res
 from segany.amg.mask_data import MaskData
 from segany.amg.small_regions import clean_small_regions
-from segany.transforms import resized_shape
+from segany.geometry import resized_shape
 
 
 @pytest.fixture(autouse=True)

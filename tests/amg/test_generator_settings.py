@@ -19,8 +19,9 @@ from segany.amg import (
     get_preset,
     masks_to_rle,
 )
-from segany.amg.block_rle import block_to_rle_counts, mask_box_xyxy, mask_to_rle_counts
+from segany.amg.block_rle import block_to_rle_counts, mask_to_rle_counts
 from segany.amg.settings import GeneratorSettings
+from segany.geometry import mask_box_xyxy
 
 OFFICIAL_DEFAULTS = {
     "points_per_side": 32,

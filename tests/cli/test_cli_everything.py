@@ -223,3 +223,28 @@ def test_unexpected_error_in_one_image_is_reported_not_raised(
     monkeypatch.setenv("SEGANY_DEBUG", "1")
     with pytest.raises(KeyError):
         run_cli("everything", FIXTURES / "chelsea.jpg", "--model", smooth_tiny, "--out", tmp_path)
+
+
+def test_several_inputs_as_a_new_user_types_them(tmp_path: Path, smooth_tiny: Path) -> None:
+    """`segany everything dog.jpg chelsea.jpg --out o`: several files (and a folder), one run, outputs named
+    after each image; an image named twice (alone and through its folder) is processed once."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("dog.jpg", "chelsea.jpg"):
+        (photos / name).write_bytes((FIXTURES / name).read_bytes())
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    (extra / "astronaut.jpg").write_bytes((FIXTURES / "astronaut.jpg").read_bytes())
+    out = tmp_path / "out"
+    argv = (photos / "dog.jpg", photos / "chelsea.jpg", extra, photos / "dog.jpg")
+    result = run_cli("everything", *argv, "--points-per-side", "2", "--model", smooth_tiny, "--out", out)
+    assert result.code == 0, result.err
+    assert "3 image(s): 3 processed" in result.out
+    names = sorted(
+        path.relative_to(out).as_posix() for path in out.rglob("*.json") if path.name != "settings.json"
+    )
+    assert names == ["extra/astronaut.json", "photos/chelsea.json", "photos/dog.json"]
+    embedded = tmp_path / "embedded"
+    result = run_cli("embed", photos / "dog.jpg", photos / "chelsea.jpg", *TINY, "--out", embedded)
+    assert result.code == 0, result.err
+    assert sorted(path.name for path in embedded.glob("*.npz")) == ["chelsea.npz", "dog.npz"]

@@ -27,7 +27,7 @@ PHOTOS = ("chelsea.jpg", "astronaut.jpg", "dog.jpg", "rocket_portrait.jpg")
 # the 64 x 64 embedding grid stay official, so every pre/post-processing path is exercised at its real size.
 REDUCED_ENCODER = ViTEncoderConfig(embed_dim=96, depth=2, num_heads=3, global_attn_indexes=(1,))
 
-# Tolerances of the parity contract (see the task brief / SAM_NOTES).
+# Tolerances of the parity contract with the official segment-anything 1.0.
 EMBED_RTOL = 1e-4  # max |ours - ref| <= 1e-4 * max(1, max |ref|)
 IOU_ATOL = 1e-5
 MASK_MARGIN = 1e-3  # binary masks must agree wherever |ref logit| exceeds this

@@ -3,7 +3,7 @@
 The shared predictors of the `encoded` fixture take the low-rank path for every prompt without a mask input
 (their decoder cache is built on the first prompt). Each test checks that the path was really taken (or
 really not taken), then compares with the official segment-anything 1.0 (same perturbed weights) and with
-our own reference path (`mask_decoder.low_rank = False`). Contract: low-res logits within
+our own reference path (`with reference_paths():`). Contract: low-res logits within
 1e-4 * max(1, scale), IoU predictions within 1e-5.
 """
 
@@ -26,7 +26,10 @@ from core_testing import (
 )
 from segment_anything import SamPredictor as OraclePredictor
 
+import segany.modeling.decoder_lowrank as lowrank_module
 import segany.modeling.mask_decoder as mask_decoder_module
+from segany.modeling.decoder_lowrank import build_image_cache, decode_with_cache
+from segany.modeling.reference import reference_paths
 from segany.predictor import SamPredictor
 
 Encoded = Callable[[str], EncodedPair]
@@ -36,23 +39,19 @@ Encoded = Callable[[str], EncodedPair]
 def low_rank_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Counts the batches that went through the low-rank path (the number of prompts of each call)."""
     calls: list[int] = []
-    original = mask_decoder_module.predict_masks_lowrank
+    original = lowrank_module.predict_masks_lowrank
 
     def spy(decoder: Any, cache: Any, sparse: torch.Tensor, *args: Any) -> tuple[torch.Tensor, torch.Tensor]:
         calls.append(int(sparse.shape[0]))
         return original(decoder, cache, sparse, *args)
 
-    monkeypatch.setattr(mask_decoder_module, "predict_masks_lowrank", spy)
+    monkeypatch.setattr(lowrank_module, "predict_masks_lowrank", spy)
     return calls
 
 
 def _reference_path(predictor: SamPredictor) -> Iterator[None]:
-    decoder = predictor.model.mask_decoder
-    decoder.low_rank = False
-    try:
+    with reference_paths():
         yield
-    finally:
-        decoder.low_rank = True
 
 
 def _compare_numpy_prompt(pair: EncodedPair, calls: list[int], **prompt: Any) -> None:
@@ -241,7 +240,8 @@ def test_stale_cache_given_to_the_decoder_raises(encoded: Encoded) -> None:
     model = pair.ours.model
     embedding = pair.ours.get_image_embedding()
     with torch.inference_mode():
-        cache = model.mask_decoder.build_image_cache(
+        cache = build_image_cache(
+            model.mask_decoder,
             embedding.clone(),
             model.prompt_encoder.get_dense_pe(),
             model.prompt_encoder.no_mask_embed.weight[0],
@@ -250,12 +250,12 @@ def test_stale_cache_given_to_the_decoder_raises(encoded: Encoded) -> None:
             (torch.tensor([[[500.0, 400.0]]]), torch.tensor([[1]])), None, None
         )
         with pytest.raises(ValueError, match="stale"):
-            model.mask_decoder(embedding, cache.image_pe, sparse, dense, True, image_cache=cache)
+            decode_with_cache(model.mask_decoder, cache, embedding, cache.image_pe, sparse, dense, True)
         # Built for this embedding, but called with another positional encoding.
-        cache = model.mask_decoder.build_image_cache(embedding, cache.image_pe, cache.dense)
+        cache = build_image_cache(model.mask_decoder, embedding, cache.image_pe, cache.dense)
         with pytest.raises(ValueError, match="stale"):
-            model.mask_decoder(embedding, cache.image_pe * 2.0, sparse, dense, True, image_cache=cache)
-        model.mask_decoder(embedding, cache.image_pe.clone(), sparse, dense, True, image_cache=cache)
+            decode_with_cache(model.mask_decoder, cache, embedding, cache.image_pe * 2.0, sparse, dense, True)
+        decode_with_cache(model.mask_decoder, cache, embedding, cache.image_pe.clone(), sparse, dense, True)
 
 
 def test_training_uses_the_reference_path_with_gradients(
@@ -267,11 +267,11 @@ def test_training_uses_the_reference_path_with_gradients(
     embedding = pair.ours.get_image_embedding().clone()
     pe, no_mask = prompt_encoder.get_dense_pe(), prompt_encoder.no_mask_embed.weight[0].detach()
     with torch.no_grad():
-        cache = decoder.build_image_cache(embedding, pe, no_mask)
+        cache = build_image_cache(decoder, embedding, pe, no_mask)
     points = (torch.tensor([[[300.0, 200.0]], [[100.0, 500.0]]]), torch.tensor([[1], [1]]))
     sparse, dense = prompt_encoder(points, None, None)
     decoder.zero_grad()
-    logits, iou = decoder(embedding, pe, sparse, dense, True, image_cache=cache)
+    logits, iou = decode_with_cache(decoder, cache, embedding, pe, sparse, dense, True)
     assert low_rank_calls == []
     (logits.square().mean() + iou.sum()).backward()
     grad = decoder.transformer.layers[0].cross_attn_image_to_token.q_proj.weight.grad
@@ -279,12 +279,12 @@ def test_training_uses_the_reference_path_with_gradients(
     decoder.zero_grad()
     # Without gradients the same call takes the low-rank path and gives the same answer.
     with torch.no_grad():
-        fast_logits, fast_iou = decoder(embedding, pe, sparse, dense, True, image_cache=cache)
+        fast_logits, fast_iou = decode_with_cache(decoder, cache, embedding, pe, sparse, dense, True)
     assert low_rank_calls == [2]
     assert_scaled_close(fast_logits, logits, "no_grad low-rank vs training path")
     assert max_diff(fast_iou, iou) <= IOU_ATOL
     # Tracing (ONNX export) also takes the reference path.
     monkeypatch.setattr(torch.jit, "is_tracing", lambda: True)
     with torch.no_grad():
-        decoder(embedding, pe, sparse, dense, True, image_cache=cache)
+        decode_with_cache(decoder, cache, embedding, pe, sparse, dense, True)
     assert low_rank_calls == [2]

@@ -3,6 +3,8 @@ checkpoints made for another input size, and the fused vs reference attention pa
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -10,6 +12,7 @@ from core_testing import REDUCED_ENCODER, perturb_
 
 from segany.checkpoint import load_state_dict_into
 from segany.modeling import vit_attention
+from segany.modeling.reference import reference_paths
 from segany.modeling.vit_attention import Attention
 from segany.registry import CONFIGS, SamConfig, ViTEncoderConfig, build_sam
 
@@ -159,10 +162,6 @@ def test_resizing_keeps_a_constant_position_embedding_constant() -> None:
     torch.testing.assert_close(small.image_encoder.pos_embed, torch.full((1, 32, 32, 96), 0.25))
 
 
-def _encoder_attentions(model: torch.nn.Module) -> list[Attention]:
-    return [m for m in model.image_encoder.modules() if isinstance(m, Attention)]
-
-
 @pytest.mark.parametrize("chunked", [False, True])
 def test_fused_and_reference_attention_agree(monkeypatch: pytest.MonkeyPatch, chunked: bool) -> None:
     model = _tiny_model("vit_b").eval()
@@ -172,9 +171,8 @@ def test_fused_and_reference_attention_agree(monkeypatch: pytest.MonkeyPatch, ch
     images = torch.randn(2, 3, TINY_IMAGE_SIZE, TINY_IMAGE_SIZE, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         fused = model.image_encoder(images)
-        for attn in _encoder_attentions(model):
-            attn.fused = False
-        reference = model.image_encoder(images)
+        with reference_paths():
+            reference = model.image_encoder(images)
     torch.testing.assert_close(fused, reference, rtol=1e-4, atol=1e-4)
     assert fused.abs().max() > 0.1
 
@@ -191,8 +189,8 @@ def test_attention_module_paths_agree(
     monkeypatch.setattr(vit_attention, "_MAX_BIAS_ELEMENTS", 3 * 4 * grid[1] * grid[0] * grid[1] * 2)
     with torch.no_grad():
         fused = attn(x)
-        attn.fused = False
-        reference = attn(x)
+        with reference_paths():
+            reference = attn(x)
     torch.testing.assert_close(fused, reference, rtol=1e-5, atol=1e-5)
 
 
@@ -213,10 +211,10 @@ def test_fused_and_reference_attention_gradients_agree(monkeypatch: pytest.Monke
     x = torch.randn(2, *grid, 48, dtype=torch.float64)
     grads = []
     for fused in (True, False):
-        attn.fused = fused
         attn.zero_grad()
         x_in = x.clone().requires_grad_(True)
-        attn(x_in).pow(2).sum().backward()
+        with nullcontext() if fused else reference_paths():
+            attn(x_in).pow(2).sum().backward()
         grads.append([x_in.grad] + [p.grad.clone() for p in attn.parameters()])
     for fused_grad, reference_grad in zip(*grads):
         torch.testing.assert_close(fused_grad, reference_grad, rtol=1e-9, atol=1e-9)
@@ -262,11 +260,11 @@ def test_fused_and_reference_mask_upscaling_agree(with_mask_prompt: bool) -> Non
     masks = torch.randn(3, 1, 64, 64) if with_mask_prompt else None
     outputs = {}
     for fused in (True, False):
-        decoder.fused_upscaling = fused
         decoder.zero_grad()
-        sparse, dense = model.prompt_encoder(points, None, masks)
-        logits, _ = decoder.predict_masks(embedding, model.prompt_encoder.get_dense_pe(), sparse, dense)
-        logits.square().mean().backward()
+        with nullcontext() if fused else reference_paths():
+            sparse, dense = model.prompt_encoder(points, None, masks)
+            logits, _ = decoder.predict_masks(embedding, model.prompt_encoder.get_dense_pe(), sparse, dense)
+            logits.square().mean().backward()
         outputs[fused] = (logits.detach(), decoder.output_upscaling[0].weight.grad.clone())
     torch.testing.assert_close(outputs[True][0], outputs[False][0], rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(outputs[True][1], outputs[False][1], rtol=1e-4, atol=1e-6)

@@ -116,3 +116,12 @@ def test_malformed_segmentations(segmentation: object, error: type, message: str
 def test_shape_mismatch_names_both_sizes() -> None:
     with pytest.raises(MaskFormatError, match=r"mask is 3x4 \(HxW\) but the image is 4x3 \(HxW\)"):
         segmentation_to_mask(np.zeros((3, 4), bool), shape=(4, 3), where="mask")
+
+
+def test_uncompressed_rle_of_strided_and_large_masks(chelsea_masks: list[np.ndarray]) -> None:
+    """Views that are not C-contiguous and photo-sized masks take the same path as small ones."""
+    large = np.tile(chelsea_masks[1], (5, 5))  # 1500 x 2255
+    for mask in (large, large[::3, 1::2], large.T, chelsea_masks[0][:, :1], chelsea_masks[0][:1]):
+        rle = mask_to_uncompressed_rle(mask)
+        via_coco = coco_mask.decode(coco_mask.frPyObjects(rle, *rle["size"]))
+        np.testing.assert_array_equal(via_coco.astype(bool), mask)

@@ -12,10 +12,10 @@ import pytest
 import torch
 from onnx_testing import load_photo, mask_iou, max_abs_diff, session_options
 
+from segany.geometry import resize_longest_side
 from segany.modeling.sam import Sam
 from segany.onnx.contract import METADATA_FILE, ExportMetadata, int8_name
 from segany.onnx.export import ExportResult, export_encoder, export_onnx
-from segany.onnx.image_ops import resize_longest_side
 from segany.onnx.quantize import quantize_int8
 from segany.onnx.runtime import OnnxPredictor
 from segany.onnx.verify import verify_export

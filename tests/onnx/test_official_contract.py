@@ -19,10 +19,10 @@ from onnx_testing import max_abs_diff, session_options
 from segment_anything.build_sam import _build_sam as oracle_build_sam
 from segment_anything.utils.onnx import SamOnnxModel
 
+from segany.geometry import scale_coords
 from segany.modeling.sam import Sam
 from segany.onnx.contract import DECODER_INPUTS, DECODER_OUTPUTS, ExportMetadata
 from segany.onnx.export import ExportResult, add_export_arguments, main_export
-from segany.onnx.image_ops import scale_coords
 
 ORIGINAL = (534, 800)  # H, W of the photo the embedding comes from
 LOW_RES_ATOL = 1e-3

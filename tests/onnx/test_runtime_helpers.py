@@ -9,35 +9,37 @@ import numpy as np
 import pytest
 import torch
 from onnx_testing import load_photo, mask_agreement, max_abs_diff, session_options
+from PIL import Image
 
-from segany.modeling.mask_upsampling import upscale_mask_logits
-from segany.onnx import image_ops
-from segany.onnx.contract import METADATA_FILE, ExportMetadata
-from segany.onnx.image_ops import (
+from segany import geometry
+from segany.geometry import (
     resize_longest_side,
     resized_shape,
     scale_coords,
     upscale_logits,
     upscale_masks,
 )
+from segany.modeling.mask_upsampling import upscale_mask_logits
+from segany.onnx.contract import METADATA_FILE, ExportMetadata
 from segany.onnx.runtime import ImageNotSetError, OnnxPredictor
 from segany.predictor import SamPredictor
 from segany.transforms import ResizeLongestSide
-from segany.transforms import resized_shape as torch_resized_shape
 
 
-def test_resize_rules_match_the_torch_transforms() -> None:
+def test_resize_rules_follow_the_official_rule() -> None:
+    """Independent arithmetic: the official rule scales by S / max(H, W) and rounds each side half up."""
     for height, width in [(534, 800), (427, 280), (1, 1), (1500, 2250), (1024, 1024), (333, 2049), (2048, 1)]:
-        assert resized_shape(height, width, 1024) == torch_resized_shape(height, width, 1024)
+        scale = 1024 / max(height, width)
+        assert resized_shape(height, width, 1024) == (int(height * scale + 0.5), int(width * scale + 0.5))
     image = load_photo("chelsea.jpg")
-    np.testing.assert_array_equal(
-        resize_longest_side(image, 1024), ResizeLongestSide(1024).apply_image(image)
-    )
+    expected_h, expected_w = resized_shape(*image.shape[:2], 1024)
+    pil = Image.fromarray(image).resize((expected_w, expected_h), Image.BILINEAR)
+    np.testing.assert_array_equal(resize_longest_side(image, 1024), np.asarray(pil))
+    np.testing.assert_array_equal(ResizeLongestSide(1024).apply_image(image), np.asarray(pil))
     coords = np.array([[10.5, 20.0], [450.0, 299.0]])
-    np.testing.assert_allclose(
-        scale_coords(coords, image.shape[:2], 1024),
-        ResizeLongestSide(1024).apply_coords(coords, image.shape[:2]),
-    )
+    expected = coords * np.array([expected_w / image.shape[1], expected_h / image.shape[0]])
+    np.testing.assert_allclose(scale_coords(coords, image.shape[:2], 1024), expected)
+    np.testing.assert_allclose(ResizeLongestSide(1024).apply_coords(coords, image.shape[:2]), expected)
 
 
 @pytest.mark.parametrize("use_cv2", [True, False], ids=["cv2", "pillow_numpy"])
@@ -73,7 +75,7 @@ def test_upscale_masks_equals_thresholded_logits(
 ) -> None:
     """The in-place binary path gives exactly `upscale_logits(...) > threshold` (same kernels, same values)."""
     if not use_cv2:
-        monkeypatch.setattr(image_ops, "_CV2", None)
+        monkeypatch.setattr(geometry, "_CV2", None)
     rng = np.random.default_rng(1)
     low_res = rng.normal(0.0, 3.0, (3, 256, 256)).astype(np.float32)
     input_size = resized_shape(*original, 1024)
@@ -87,12 +89,12 @@ def test_upscale_masks_equals_thresholded_logits(
         upscale_masks(low_res[0], 1024, input_size, original, 0.5)
 
 
-@pytest.mark.skipif(image_ops._CV2 is None, reason="needs OpenCV")
+@pytest.mark.skipif(geometry._CV2 is None, reason="needs OpenCV")
 @pytest.mark.parametrize("original", [(1500, 2250), (2250, 1500), (534, 800), (1024, 1024), (90, 2000)])
 def test_cv2_upscaling_of_the_needed_rows_only_equals_the_full_map(original: tuple[int, int]) -> None:
     """The S x S stage resizes only the low-res rows / columns inside the crop: the same values, bit for bit,
     as resizing the whole map and cropping (OpenCV directly, then the same second resize)."""
-    cv2 = image_ops._CV2
+    cv2 = geometry._CV2
     rng = np.random.default_rng(2)
     low_res = rng.normal(0.0, 3.0, (256, 256)).astype(np.float32)
     input_size = resized_shape(*original, 1024)
@@ -170,7 +172,7 @@ def test_bgr_and_pil_inputs(export_dir: Path) -> None:
 
 
 def test_scratch_pool_reuses_lends_exclusively_and_stays_bounded() -> None:
-    pool = image_ops._ScratchPool(limit_bytes=4 * 100 * 100 * 2)  # room for two 100 x 100 float maps
+    pool = geometry._ScratchPool(limit_bytes=4 * 100 * 100 * 2)  # room for two 100 x 100 float maps
     with pool.borrow((100, 100)) as first:
         first_memory = first.__array_interface__["data"][0]
         with pool.borrow((100, 100)) as second:  # lent while the first is out: other memory

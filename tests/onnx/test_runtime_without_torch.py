@@ -43,7 +43,7 @@ CHILD = textwrap.dedent(
     from PIL import Image
 
     from segany.onnx import OnnxPredictor
-    from segany.onnx.image_ops import _CV2
+    from segany.geometry import _CV2
 
     model_dir, photo, embedding_file, out = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[5]
     predictor = OnnxPredictor(model_dir)

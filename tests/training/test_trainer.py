@@ -119,7 +119,6 @@ def test_finetune_starts_from_the_checkpoint_and_needs_one(tmp_path):
         Trainer(tiny_config(tmp_path / "ft2", mode="finetune"))
 
 
-
 def test_a_resumed_run_does_not_read_its_initial_checkpoint_again(tmp_path):
     # The initial checkpoint may be pruned once the run has begun; resuming restores the run's own weights.
     start = tmp_path / "start.pth"
@@ -134,6 +133,7 @@ def test_a_resumed_run_does_not_read_its_initial_checkpoint_again(tmp_path):
     assert all(torch.equal(v, trained[k]) for k, v in params(resumed.sam).items())
     with pytest.raises(Exception, match="start.pth"):  # a fresh run still needs it
         Trainer(tiny_config(tmp_path / "ft_new", steps=1, **common))
+
 
 class PatchConvEncoder(nn.Module):
     """A non-ViT encoder: 16 x 16 patches -> 32 channels."""

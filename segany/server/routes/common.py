@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Path
 
 from segany.server.errors import ApiError, not_found
-from segany.server.image_store import ID_CHARS, ImageEntry
+from segany.server.image_store import ImageEntry
 from segany.server.state import ServerState, get_state
 
 State = Annotated[ServerState, Depends(get_state)]
@@ -32,4 +32,4 @@ def encoded_failure(exc: Exception) -> ApiError:
     return ApiError(400, f"cannot encode the image: {reason}", None)
 
 
-__all__ = ["ID_CHARS", "Image", "State", "encoded_failure", "image_entry"]
+__all__ = ["Image", "State", "encoded_failure", "image_entry"]

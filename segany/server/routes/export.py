@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from segany.formats import ImageInfo, MaskFormatError, segmentation_to_mask
+from segany.formats import ImageInfo, MaskFormatError
+from segany.formats.masks_codec import rle_runs
 from segany.server import exports
 from segany.server.errors import ApiError
 from segany.server.routes.common import Image, State
@@ -31,7 +32,7 @@ def export(state: State, entry: Image, body: ExportIn) -> Response:
                 f"objects.{position}.size",
             )
         try:
-            segmentation_to_mask(rle, where=f"objects[{position}]")  # validates the runs before any writer
+            rle_runs(rle, where=f"objects[{position}]")  # validates the runs before any writer decodes them
         except (MaskFormatError, TypeError) as exc:
             raise ApiError(422, str(exc), f"objects.{position}.counts") from exc
         objects.append(exports.ExportObject(rle, obj.label, obj.score))

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import numpy as np
-from fastapi import APIRouter, File, UploadFile
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from segany.server.errors import ApiError
 from segany.server.image_store import ImageEntry, browser_image
@@ -26,19 +26,46 @@ def list_images(state: State) -> list[dict[str, object]]:
     return [image_out(entry) for entry in state.images.entries()]
 
 
-@router.post("/api/images", response_model=ImageOut)
-def upload_image(state: State, file: Annotated[UploadFile, File()]) -> dict[str, object]:
+_UPLOAD_SCHEMA = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
+            }
+        },
+    }
+}
+
+
+@router.post("/api/images", response_model=ImageOut, openapi_extra=_UPLOAD_SCHEMA)
+async def upload_image(state: State, request: Request) -> dict[str, object]:
     """Multipart field `file`. The same bytes always give the same id."""
-    limit = state.settings.max_upload_bytes
-    chunks, size = [], 0
-    while chunk := file.file.read(_READ_CHUNK):
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, f"file is larger than the upload limit of {limit:,} bytes", "file")
-        chunks.append(chunk)
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith("multipart/form-data"):
+        raise ApiError(
+            415, f"upload as multipart/form-data with a field 'file', got {content_type!r}", "file"
+        )
+    async with request.form(max_files=1, max_fields=4) as form:
+        file = form.get("file")
+        if not isinstance(file, StarletteUploadFile):
+            raise ApiError(422, "field 'file' (an image file) is missing from the form", "file")
+        limit = state.settings.max_upload_bytes
+        chunks, size = [], 0
+        while chunk := await file.read(_READ_CHUNK):
+            size += len(chunk)
+            if size > limit:
+                raise ApiError(413, f"file is larger than the upload limit of {limit:,} bytes", "file")
+            chunks.append(chunk)
+        name = file.filename or "upload"
     if size == 0:
         raise ApiError(400, "file is empty (0 bytes)", "file")
-    return image_out(state.images.add_bytes(b"".join(chunks), file.filename or "upload"))
+    entry = await run_in_threadpool(state.images.add_bytes, b"".join(chunks), name)
+    return image_out(entry)
 
 
 @router.get("/api/images/{id}/file", response_class=Response)
@@ -64,7 +91,7 @@ def encode_state(state: State, entry: ImageEntry) -> dict[str, object]:
     current = state.embeddings.state(entry.id)
     if current == "failed":
         return {"id": entry.id, "state": "failed", "error": state.embeddings.failure(entry.id)}
-    return {"id": entry.id, "state": "ready" if current == "ready" else "pending", "error": None}
+    return {"id": entry.id, "state": current, "error": None}
 
 
 @router.get(

@@ -23,4 +23,9 @@ def info(state: State) -> dict[str, object]:
             "max_upload_bytes": state.settings.max_upload_bytes,
             "max_pixels": state.settings.max_pixels,
         },
+        "cache": {
+            "memory_bytes_held": state.embeddings.held_bytes,
+            "memory_bytes_limit": state.settings.memory_cache_bytes,
+            "images_ready": state.embeddings.ready_count,
+        },
     }

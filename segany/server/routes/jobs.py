@@ -21,7 +21,7 @@ def start_everything(state: State, entry: Image, body: EverythingIn) -> dict[str
     def inputs() -> tuple[Any, ImageEmbedding]:
         return state.images.load_pixels(entry), state.embeddings.get(entry).embedding
 
-    return {"job_id": state.jobs.submit(entry.id, body.preset, inputs).job_id}
+    return {"job_id": state.jobs.submit(entry.id, body.preset, inputs, body.overrides()).job_id}
 
 
 @router.get("/api/jobs/{job_id}", response_model=JobOut)

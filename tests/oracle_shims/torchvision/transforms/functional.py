@@ -1,6 +1,6 @@
 """PIL-based `resize` / `to_pil_image` with torchvision's semantics for PIL inputs."""
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from PIL import Image

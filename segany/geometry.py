@@ -1,6 +1,12 @@
-"""Numpy pre/post-processing for the ONNX runtime, bit-compatible with the torch predictor (torch-free).
+"""Image geometry of SAM, torch-free: the one implementation both predictors, the model and the exporters use.
 
-- `resize_longest_side`: PIL bilinear to (int(h * s + 0.5), int(w * s + 0.5)), as `segany.transforms` does.
+Frames: the original image is H x W; the model input is S x S (S = image_size, 1024 for SAM) holding the image
+resized so its longest side is S (`input_size` = (h, w), top-left aligned, zero padded); the decoder's
+low-res logits cover the whole S x S frame at S / 4.
+
+- `resized_shape` / `resize_longest_side`: PIL bilinear to (int(H * s + 0.5), int(W * s + 0.5)), s = S / max(H, W).
+- `scale_coords` / `scale_boxes`: (x, y) points and XYXY boxes, original frame -> resized frame.
+- `mask_box_xyxy`: the tight box of a binary mask, SAM's convention (inclusive last column / row).
 - `upscale_logits`: 256 x 256 logits -> S x S -> crop to the resized image -> original size, bilinear with
   torch's `align_corners=False` convention. OpenCV does it when installed (the torch predictor's own CPU path);
   otherwise Pillow does the upscaling steps (its bilinear filter equals torch's when enlarging) and an exact
@@ -30,7 +36,7 @@ def resize_longest_side(image: np.ndarray, long_side: int) -> np.ndarray:
     height, width = resized_shape(image.shape[0], image.shape[1], long_side)
     if (height, width) == image.shape[:2]:
         return image
-    return np.asarray(Image.fromarray(image).resize((width, height), Image.BILINEAR))
+    return np.asarray(Image.fromarray(image).resize((width, height), Image.Resampling.BILINEAR))
 
 
 def scale_coords(coords: np.ndarray, original_size: tuple[int, int], long_side: int) -> np.ndarray:
@@ -43,6 +49,12 @@ def scale_coords(coords: np.ndarray, original_size: tuple[int, int], long_side: 
     return scaled
 
 
+def scale_boxes(boxes: np.ndarray, original_size: tuple[int, int], long_side: int) -> np.ndarray:
+    """... x 4 XYXY pixel boxes of the original image -> N x 4 XYXY boxes in the resized frame (float64)."""
+    corners = scale_coords(np.asarray(boxes).reshape(-1, 2, 2), original_size, long_side)
+    return corners.reshape(-1, 4)
+
+
 def _load_cv2() -> Any | None:
     try:
         import cv2
@@ -52,6 +64,21 @@ def _load_cv2() -> Any | None:
 
 
 _CV2 = _load_cv2()
+
+
+def mask_box_xyxy(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    """Inclusive XYXY box ``(x0, y0, x1, y1)`` of the set pixels of an H x W bool / uint8 mask; None if empty.
+
+    SAM's convention: ``x1, y1`` are the last set column / row, so one pixel at (3, 5) gives (3, 5, 3, 5).
+    """
+    if _CV2 is not None and mask.ndim == 2 and mask.dtype in (np.bool_, np.uint8):
+        x, y, w, h = _CV2.boundingRect(np.ascontiguousarray(mask).view(np.uint8))
+        return None if w == 0 or h == 0 else (x, y, x + w - 1, y + h - 1)
+    columns = np.flatnonzero(np.asarray(mask).any(axis=0))
+    if columns.size == 0:
+        return None
+    rows = np.flatnonzero(np.asarray(mask).any(axis=1))
+    return int(columns[0]), int(rows[0]), int(columns[-1]), int(rows[-1])
 
 
 def _checked_maps(
@@ -118,8 +145,8 @@ def upscale_masks(
 class _ScratchPool:
     """Float32 scratch buffers lent to one caller at a time and kept for the next call.
 
-    A fresh multi-MiB buffer costs a page fault per page on its first write: ~3 ms for the 13.5 MB map of a
-    2250 x 1500 photo, as much as the resize itself. Buffers come back to the pool after use, so memory grows
+    A fresh multi-MiB buffer costs a page fault per page on its first write, about as much as the resize
+    itself for a photo-sized map (benchmarks/MEASUREMENTS.md, "scratch buffers"). Buffers come back to the pool after use, so memory grows
     with the number of concurrent calls, not with the number of threads; the pool keeps at most `limit_bytes`
     (the smallest buffers leave first), so a one-off huge image does not pin its memory.
     """
@@ -175,13 +202,16 @@ def _cv2_maps(
 
 def _cv2_upscale(logits: np.ndarray, image_size: int, input_size: tuple[int, int], full: np.ndarray) -> None:
     """One h x w map -> S x S (a scratch map) -> cropped to input_size -> written into ``full`` (H x W)."""
+    cv2 = _CV2
+    if cv2 is None:
+        raise ImportError("this path needs OpenCV: pip install opencv-python-headless")
     rows, cols = _stage1_source(logits.shape, image_size, input_size)
     factor_y, factor_x = image_size // logits.shape[0], image_size // logits.shape[1]
     with _SCRATCH.borrow((rows * factor_y, cols * factor_x)) as stage1:
         source = logits[:rows, :cols]
-        _CV2.resize(source, (stage1.shape[1], stage1.shape[0]), dst=stage1, interpolation=_CV2.INTER_LINEAR)
+        cv2.resize(source, (stage1.shape[1], stage1.shape[0]), dst=stage1, interpolation=cv2.INTER_LINEAR)
         cropped = stage1[: input_size[0], : input_size[1]]
-        _CV2.resize(cropped, (full.shape[1], full.shape[0]), dst=full, interpolation=_CV2.INTER_LINEAR)
+        cv2.resize(cropped, (full.shape[1], full.shape[0]), dst=full, interpolation=cv2.INTER_LINEAR)
 
 
 def _stage1_source(shape: tuple[int, ...], image_size: int, input_size: tuple[int, int]) -> tuple[int, int]:
@@ -236,10 +266,12 @@ def _upscale_pillow(
     enlarge = original_size[0] >= input_size[0] and original_size[1] >= input_size[1]
     for index, logits in enumerate(low_res):
         # Mode "F" images hold float32 logits; a 4x enlargement needs no antialiasing, so PIL equals torch.
-        full = Image.fromarray(logits).resize((image_size, image_size), Image.BILINEAR)
+        full = Image.fromarray(logits).resize((image_size, image_size), Image.Resampling.BILINEAR)
         cropped = full.crop((0, 0, input_size[1], input_size[0]))
         if enlarge:
-            out[index] = np.asarray(cropped.resize((original_size[1], original_size[0]), Image.BILINEAR))
+            out[index] = np.asarray(
+                cropped.resize((original_size[1], original_size[0]), Image.Resampling.BILINEAR)
+            )
         else:
             shrunk = _resize_axis(np.asarray(cropped)[None], 1, original_size[0])
             out[index] = _resize_axis(shrunk, 2, original_size[1])[0]
