@@ -86,6 +86,8 @@ def test_clicks_per_mask_come_from_prompt_events(engine_app: Any) -> None:
         json={"idempotency_key": "c-2", "mask": uncompressed(square(48, 64, 9, 9, 14, 14))},
     ).json()
     assert (first["clicks"], second["clicks"]) == (4, 1)
+    huge = client.post(f"{base}/events", json={"payload": {"points": [[1, 2]] * 5000}})
+    assert huge.status_code == 422 and huge.json()["field"] == "payload"
     stats = client.get(f"/api/engine/projects/{A}/stats").json()
     (timing,) = stats["manual_time_by_model_version"]
     assert timing["masks"] == 2 and timing["clicks_per_mask"] == 2.5

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from segany.engine.models import Annotation, Image, Job, Project, User
 
@@ -53,9 +54,20 @@ class Decision(BaseModel):
     decision: Literal["keep", "reject"]
 
 
+MAX_EVENT_PAYLOAD_CHARS = 16_384
+
+
 class PromptEvent(BaseModel):
     kind: Literal["prompt"] = "prompt"
     payload: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("payload")
+    @classmethod
+    def _small(cls, value: dict[str, Any]) -> dict[str, Any]:
+        size = len(json.dumps(value))
+        if size > MAX_EVENT_PAYLOAD_CHARS:
+            raise ValueError(f"at most {MAX_EVENT_PAYLOAD_CHARS} characters of JSON, got {size}")
+        return value
 
 
 class NewJob(BaseModel):
