@@ -91,3 +91,30 @@ def engine_app(tmp_path: Path, tiny_sam, seeded_template: Path):  # type: ignore
     app.state.engine.runner.stop()
     app.state.engine.store.close()
     app.state.segany.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine_app_any_db(request: pytest.FixtureRequest, tmp_path: Path, tiny_sam):  # type: ignore[no-untyped-def]
+    """`engine_app` on each database (PostgreSQL: a fresh database on the test server)."""
+    if request.param == "sqlite":
+        yield request.getfixturevalue("engine_app")
+        return
+    from engine_client import seeded_project_dir
+
+    from segany.engine.server import build_engine_app
+    from segany.server.settings import ServerSettings
+
+    url = create_database(request.getfixturevalue("postgres_socket"), f"segany_api_{next(_DATABASES)}")
+    folder = seeded_project_dir(tmp_path / "project", url=url)
+    app = build_engine_app(
+        folder,
+        ServerSettings(cache_dir=tmp_path / "cache"),
+        url=url,
+        sam=tiny_sam,
+        model_name="vit_tiny",
+        model_source="random",
+    )
+    yield app
+    app.state.engine.runner.stop()
+    app.state.engine.store.close()
+    app.state.segany.close()

@@ -21,8 +21,8 @@ def setup_image(app: Any) -> tuple[UserClient, int]:
     return client, int(answer.json()["id"])
 
 
-def test_accept_retry_is_idempotent(engine_app: Any) -> None:
-    client, image_id = setup_image(engine_app)
+def test_accept_retry_is_idempotent(engine_app_any_db: Any) -> None:
+    client, image_id = setup_image(engine_app_any_db)
     path = f"/api/engine/projects/{A}/images/{image_id}/annotations"
     mask = square(48, 64, 3, 4, 20, 30)
     body = {"idempotency_key": "4f1c2a", "mask": uncompressed(mask), "label": "box"}
@@ -39,9 +39,9 @@ def test_accept_retry_is_idempotent(engine_app: Any) -> None:
     assert rows[0]["bbox"] == [3, 4, 17, 26] and rows[0]["area"] == 17 * 26
 
 
-def test_second_save_of_the_same_version_gets_409(engine_app: Any) -> None:
-    alice, image_id = setup_image(engine_app)
-    bob = UserClient(engine_app, "ann_a")  # the same project opened in a second browser
+def test_second_save_of_the_same_version_gets_409(engine_app_any_db: Any) -> None:
+    alice, image_id = setup_image(engine_app_any_db)
+    bob = UserClient(engine_app_any_db, "ann_a")  # the same project opened in a second browser
     made = alice.post(
         f"/api/engine/projects/{A}/images/{image_id}/annotations",
         json={"idempotency_key": "e-1", "mask": uncompressed(square(48, 64, 0, 0, 8, 8))},
