@@ -20,7 +20,12 @@ from segany.engine.stages import generated_masks
 from segany.evaluation.proposals import greedy_matches, mask_iou_matrix
 from segany.evaluation.protocol import samples_with_masks
 
-SETTINGS = ((0.88, 0.95), (0.7, 0.9), (0.5, 0.8), (0.3, 0.5))  # (pred_iou, stability) thresholds; first = paper
+SETTINGS = (
+    (0.88, 0.95),
+    (0.7, 0.9),
+    (0.5, 0.8),
+    (0.3, 0.5),
+)  # (pred_iou, stability) thresholds; first = paper
 
 
 def main() -> None:
