@@ -15,6 +15,7 @@ from typing import NoReturn, TextIO
 from segany.cli import auto as auto_command
 from segany.cli import (
     embed,
+    engine,
     eval_video,
     evaluate,
     everything,
@@ -57,6 +58,7 @@ SUBCOMMANDS = (
     track,
     eval_video,
     auto_command,
+    engine,
 )
 
 

@@ -91,6 +91,12 @@ class ImageStore:
                 os.unlink(temporary)
         return self._register(data, clean_name(name), target, pixels.shape[1], pixels.shape[0])
 
+    def add_file(self, path: Path, name: str) -> ImageEntry:
+        """Register an image file kept elsewhere (the data engine's content-addressed store) under its hash."""
+        data = path.read_bytes()
+        width, height = displayed_size(data, name, self.max_pixels)
+        return self._register(data, clean_name(name), path, width, height)
+
     def get(self, image_id: str) -> ImageEntry | None:
         with self._lock:
             return self._entries.get(image_id)

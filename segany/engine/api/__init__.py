@@ -1,0 +1,1 @@
+"""The data engine's HTTP API (mounted under /api/engine/ on the `segany serve` app)."""

@@ -1,0 +1,93 @@
+"""`build_engine_app`: one project's server = `segany serve` + the engine API + the stage job worker."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from segany.engine.api.app import mount_engine, refuse_open_listening
+from segany.engine.jobs import JobRunner
+from segany.engine.models import ModelVersion, User
+from segany.engine.store import Store, open_store
+from segany.modeling.sam import Sam
+from segany.server.settings import ServerSettings
+
+
+def build_engine_app(
+    project_dir: Path,
+    settings: ServerSettings | None = None,
+    url: str | None = None,
+    sam: Sam | None = None,
+    model_name: str | None = None,
+    model_source: str | None = None,
+    run_jobs: bool = True,
+) -> Any:
+    """The FastAPI app of a project server (a real process: `segany engine serve PROJECT_DIR`).
+
+    Raises:
+        ValueError: a non-loopback host while the project has no accounts.
+    """
+    from segany.server.app import create_app, load_model
+
+    store = open_store(project_dir, url=url, create=False)
+    settings = settings or ServerSettings()
+    if settings.cache_dir is None:
+        settings = replace(settings, cache_dir=Path(project_dir) / "cache")
+    with store.session() as db:
+        refuse_open_listening(settings.host, bool(db.scalar(select(func.count()).select_from(User))))
+    if sam is None:
+        sam, model_name, model_source = load_model(settings)
+    app = create_app(settings, sam=sam, model_name=model_name, model_source=model_source)
+    version_id = register_model_version(
+        store, app.state.segany.model.name, app.state.segany.model.fingerprint
+    )
+    runner = JobRunner(store, sam) if run_jobs else None
+    mount_engine(app, store, runner, version_id, secure_cookies=False)
+    if runner is not None:
+        runner.start()
+    _stop_with_app(app, store, runner)
+    return app
+
+
+def register_model_version(
+    store: Store,
+    model: str,
+    fingerprint: str,
+    name: str | None = None,
+    parent_id: int | None = None,
+    notes: str = "",
+) -> int:
+    """The id of the model version with this fingerprint, registered on first sight."""
+    with store.transaction() as db:
+        known = db.scalar(select(ModelVersion).where(ModelVersion.fingerprint == fingerprint))
+        if known is not None:
+            return known.id
+        version = ModelVersion(
+            name=name or f"{Path(model).stem}-{fingerprint[:8]}",
+            model=model,
+            fingerprint=fingerprint,
+            parent_id=parent_id,
+            notes=notes,
+        )
+        db.add(version)
+        db.flush()
+        return version.id
+
+
+def _stop_with_app(app: Any, store: Store, runner: JobRunner | None) -> None:
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(application: Any) -> AsyncIterator[None]:
+        async with inner(application):
+            yield
+        if runner is not None:
+            runner.stop()
+        store.close()
+
+    app.router.lifespan_context = lifespan
