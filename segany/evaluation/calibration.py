@@ -47,7 +47,7 @@ def _pairs(items: Sequence[ObjectResult]) -> tuple[list[tuple[float, float]], li
         for r in items
         if r.box_score_initial is not None and r.box_iou_initial is not None
     ]
-    return clicks, boxes  # type: ignore[return-value]
+    return clicks, boxes
 
 
 def _mean_error(pairs: Sequence[tuple[float, float]]) -> float:

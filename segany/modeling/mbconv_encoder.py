@@ -112,7 +112,8 @@ class MBConv(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.expand(x) if self.expand is not None else x
         y = self.project(self.depthwise(y))
-        return x + y if self.residual else y
+        out: torch.Tensor = x + y if self.residual else y
+        return out
 
 
 class ImageEncoderMBConv(nn.Module):
@@ -186,4 +187,5 @@ class ImageEncoderMBConv(nn.Module):
             if i in self.neck_stages:
                 # Finer taps (S/8) are average-pooled onto the S/16 grid.
                 taps.append(F.adaptive_avg_pool2d(x, grid) if x.shape[-2:] != grid else x)
-        return self.neck(torch.cat(taps, dim=1))
+        embedding: torch.Tensor = self.neck(torch.cat(taps, dim=1))  # B x C x S/16 x S/16
+        return embedding

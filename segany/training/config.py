@@ -99,7 +99,7 @@ class TrainConfig:
     copy_paste_prob: float = _f(
         0.0, "probability of pasting one object of another training photo onto a sample (0: off)"
     )
-    paste_scale: list = field(
+    paste_scale: list[float] = field(
         default_factory=lambda: [0.15, 0.6],
         metadata={"help": "longest side of a pasted object as a fraction of the photo's longest side"},
     )
