@@ -23,6 +23,7 @@ class FrameSource:
     """Base class: subclasses implement `__len__`, `read` and may override `frames` for faster streaming."""
 
     name: str = "video"
+    _size: tuple[int, int] = (0, 0)  # (H, W); (0, 0) until the first frame is known
 
     def __len__(self) -> int:
         raise NotImplementedError
@@ -62,8 +63,6 @@ class FrameSource:
                 f"frames are {self._size[1]}x{self._size[0]}: all frames must have one size"
             )
         return frame
-
-    _size: tuple[int, int] = (0, 0)
 
 
 class ArrayFrames(FrameSource):
@@ -136,8 +135,8 @@ class VideoFileFrames(FrameSource):
             )
         self._count = count
         self._cv2 = cv2
-        self._size = (0, 0)
-        self._size = self.read(0).shape[:2]
+        height, width = self.read(0).shape[:2]  # unchecked: the size is not known yet
+        self._size = (int(height), int(width))
 
     def _open(self) -> Any:
         import cv2
