@@ -71,7 +71,13 @@ def hover_latencies(page: Any, moves: int, warmup: int = 5) -> list[float]:
         fy = 0.5 + 0.35 * math.sin(2 * math.pi * 2 * t + 0.5)
         done = page.evaluate("window.seganyStats.hover.length")
         page.mouse.move(*stage_point(page, fx, fy))
-        page.wait_for_function(f"window.seganyStats.hover.length > {done}", timeout=120_000)
+        try:
+            page.wait_for_function(f"window.seganyStats.hover.length > {done}", timeout=120_000)
+        except Exception as error:
+            state = page.evaluate("[window.seganyStats.errors, window.segany.editor.hover.counts]")
+            raise RuntimeError(
+                f"move {i}: no hover mask within 120 s; page errors and counts: {state}"
+            ) from error
         if i >= warmup:
             latencies.append(float(page.evaluate("window.seganyStats.hover.at(-1).latencyMs")))
     return latencies
