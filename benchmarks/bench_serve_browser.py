@@ -65,13 +65,24 @@ def first_hover_ms(page: Any, timeout_ms: int) -> float:
 def hover_latencies(page: Any, moves: int, warmup: int = 5) -> list[float]:
     """`moves` mouse moves along a Lissajous path, each waiting for its own mask; the page's latencies (ms)."""
     latencies = []
+    previous = (-100.0, -100.0)
     for i in range(warmup + moves):
         t = i / (warmup + moves)
         fx = 0.5 + 0.35 * math.sin(2 * math.pi * 3 * t)
         fy = 0.5 + 0.35 * math.sin(2 * math.pi * 2 * t + 0.5)
+        x, y = stage_point(page, fx, fy)
+        if abs(x - previous[0]) < 2 and abs(y - previous[1]) < 2:
+            x += 3  # the same CSS pixel again would ask for the same mask: the page ignores such moves
+        previous = (x, y)
         done = page.evaluate("window.seganyStats.hover.length")
-        page.mouse.move(*stage_point(page, fx, fy))
-        page.wait_for_function(f"window.seganyStats.hover.length > {done}", timeout=120_000)
+        page.mouse.move(x, y)
+        try:
+            page.wait_for_function(f"window.seganyStats.hover.length > {done}", timeout=120_000)
+        except Exception as error:
+            state = page.evaluate("[window.seganyStats.errors, window.segany.editor.hover.counts]")
+            raise RuntimeError(
+                f"move {i}: no hover mask within 120 s; page errors and counts: {state}"
+            ) from error
         if i >= warmup:
             latencies.append(float(page.evaluate("window.seganyStats.hover.at(-1).latencyMs")))
     return latencies

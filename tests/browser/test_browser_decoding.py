@@ -21,18 +21,27 @@ from tests.browser.serve_process import ServeProcess
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
-PHOTO = "dog.jpg"  # 800 x 534: a resize in both directions of the upsampling
+PHOTO = "dog.jpg"
+
+
+def count_hovers(page: Page) -> int:
+    return int(
+        page.evaluate("window.seganyStats.hover.length")
+    )  # 800 x 534: a resize in both directions of the upsampling
 
 
 def test_browser_masks_match_server_masks(page: Page, server: ServeProcess) -> None:
     image = list_images(server.url)[PHOTO]
-    open_editor(page, server, f"?image={image['id']}&decoder=browser")
+    info = open_editor(page, server, f"?image={image['id']}&decoder=browser")
     assert "decoding: browser" in page.locator("#model-badge").inner_text()
 
     hover(page, 300, 250)
     hover(page, 310, 255)
     wait_count(page, "window.seganyStats.hover.length", 1, timeout_ms=120_000)
     assert page.evaluate("window.seganyStats.hover.every((h) => h.decoder === 'browser')")
+    # The server lists the cached decoder pair: hovers (no previous logits) run its per-prompt graph.
+    assert set(info["decoder_files"]) >= {"decoder_prep", "decoder_cached", "decoder_lowres"}
+    assert page.evaluate("window.seganyStats.hover.map((h) => h.graph)") == ["cached"] * count_hovers(page)
     assert page.evaluate("self.crossOriginIsolated"), "COOP/COEP headers missing: wasm threads unavailable"
 
     def server_prediction(previous: dict[str, object] | None, multimask: bool) -> dict[str, Any]:
@@ -50,4 +59,6 @@ def test_browser_masks_match_server_masks(page: Page, server: ServeProcess) -> N
     # A negative point refined with the first prediction's logits, on both sides.
     click(page, 520, 120, negative=True)
     refined = server_prediction({"prediction_id": first["prediction_id"], "index": first["best"]}, False)
+    # The first click had no previous logits (cached graph); the refinement needs the full decoder.
+    assert page.evaluate("window.seganyStats.predictions.map((p) => p.graph)") == ["cached", "decoder"]
     assert iou(current_mask(page), decode_rle(refined["masks"][0])) >= 0.99

@@ -142,7 +142,7 @@ export class Editor {
     this.renderer.drawMask(result.masks[result.best]);
     const now = performance.now();
     this.stats.hover.push({ seq: target.seq, imageId: target.imageId, decoder: result.decoder,
-      latencyMs: now - target.eventTime, decodeMs: result.decodeMs ?? null });
+      graph: result.graph ?? null, latencyMs: now - target.eventTime, decodeMs: result.decodeMs ?? null });
     if (this.openedAt !== null) {
       this.stats.firstHover.push({ imageId: target.imageId, decoder: result.decoder, ms: now - this.openedAt });
       this.openedAt = null;
@@ -265,7 +265,8 @@ export class Editor {
       this.showCurrent({ mask: result.masks[index], rle: result.rles?.[index] ?? null,
         score: result.scores[index], scores: result.scores, index });
       if (eventTime !== null) {
-        this.stats.predictions.push({ decoder: result.decoder, latencyMs: performance.now() - eventTime });
+        this.stats.predictions.push({ decoder: result.decoder, graph: result.graph ?? null,
+          latencyMs: performance.now() - eventTime });
       }
     } catch (error) {
       if (token === this.refreshToken) this.reportError(error);

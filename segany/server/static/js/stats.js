@@ -4,9 +4,9 @@
 
 export function createStats() {
   const stats = {
-    hover: [], // {seq, imageId, decoder, latencyMs, decodeMs}
+    hover: [], // {seq, imageId, decoder, graph (browser: 'cached' | 'decoder'), latencyMs, decodeMs}
     firstHover: [], // {imageId, decoder, ms}: opening a photo -> its first hover mask drawn
-    predictions: [], // {decoder, latencyMs}: click/box prompt -> mask drawn
+    predictions: [], // {decoder, graph, latencyMs}: click/box prompt -> mask drawn
     errors: [],
     reset() {
       this.hover.length = 0;
