@@ -1,4 +1,4 @@
-"""Encoder latency and size of the small models: segany_small (v1) beside segany_small_v2 candidates.
+"""Encoder latency and size of the small models: segany_small (v1) beside the segany_small_lite0 candidate.
 
     python benchmarks/bench_small_encoders.py [--threads 2] [--repeats 7]
 
@@ -36,7 +36,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--models", nargs="+", default=["segany_small", "segany_small_v2"])
+    parser.add_argument("--models", nargs="+", default=["segany_small", "segany_small_lite0"])
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     base = None

@@ -77,10 +77,10 @@ VIT_TINY = SamConfig(ViTEncoderConfig(embed_dim=64, depth=2, num_heads=2, global
 # (configs/segany_small_512.json, then two fine-tuning stages; all five: configs/train_segany_small.sh);
 # the CLI default when no official checkpoint is cached (segany/pretrained).
 SEGANY_SMALL = SamConfig(ConvEncoderConfig(), image_size=512, prompt_embed_dim=128)
-# Its second generation (in training, no bundled weights yet): an EfficientNet-Lite0-shaped encoder started
-# from ImageNet classification weights (segany.training.backbone_init), the same 128-wide decoder, 512 px
-# (configs/train_segany_small_v2.sh).
-SEGANY_SMALL_V2 = SamConfig(MBConvEncoderConfig(), image_size=512, prompt_embed_dim=128)
+# A candidate encoder for its second generation, kept for comparisons: EfficientNet-Lite0-shaped, started from
+# ImageNet classification weights (segany.training.backbone_init), the same 128-wide decoder, 512 px
+# (configs/v2_probe/lite0_v1_decoder.json). The second generation itself keeps segany_small's architecture.
+SEGANY_SMALL_LITE0 = SamConfig(MBConvEncoderConfig(), image_size=512, prompt_embed_dim=128)
 
 CONFIGS: dict[str, SamConfig] = {
     "vit_h": VIT_H,
@@ -88,7 +88,7 @@ CONFIGS: dict[str, SamConfig] = {
     "vit_b": VIT_B,
     "vit_tiny": VIT_TINY,
     "segany_small": SEGANY_SMALL,
-    "segany_small_v2": SEGANY_SMALL_V2,
+    "segany_small_lite0": SEGANY_SMALL_LITE0,
 }
 ALIASES: dict[str, str] = {"default": "vit_h"}
 

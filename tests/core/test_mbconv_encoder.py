@@ -1,4 +1,4 @@
-"""The EfficientNet-Lite-shaped encoder of segany_small_v2 and the import of ImageNet weights into it."""
+"""The EfficientNet-Lite-shaped encoder (segany_small_lite0) and the import of ImageNet weights into it."""
 
 from __future__ import annotations
 
@@ -41,9 +41,9 @@ def test_encoder_output_is_sams_embedding_grid() -> None:
 
 
 def test_lite0_layout_and_registry() -> None:
-    sam = build_sam(CONFIGS["segany_small_v2"])
+    sam = build_sam(CONFIGS["segany_small_lite0"])
     assert sam.image_encoder(torch.randn(1, 3, 512, 512)).shape == (1, 128, 32, 32)
-    assert infer_model_name(sam.state_dict()) == ("segany_small_v2", 512)
+    assert infer_model_name(sam.state_dict()) == ("segany_small_lite0", 512)
     assert infer_model_name(build_sam(CONFIGS["segany_small"]).state_dict()) == ("segany_small", 512)
     # 16 blocks as in EfficientNet-Lite0 (1 + 2 + 2 + 3 + 3 + 4 + 1).
     assert sum(len(stage) for stage in sam.image_encoder.stages) == 16

@@ -65,7 +65,7 @@ def test_recipe_stages_chain_and_the_export_reads_the_last_one() -> None:
 
 
 def test_v2_script_trains_the_v2_config_from_the_file_it_writes() -> None:
-    # configs/train_segany_small_v2.sh writes the initial weights that configs/segany_small_v2.json starts from.
+    # configs/train_segany_small_v2.sh checks for the initial weights that configs/segany_small_v2.json starts from.
     script = (CONFIGS / "train_segany_small_v2.sh").read_text(encoding="utf-8")
     config = TrainConfig.load(CONFIGS / "segany_small_v2.json")
     assert "segany train configs/segany_small_v2.json --resume auto" in script
