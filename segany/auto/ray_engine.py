@@ -108,6 +108,9 @@ def _connect(ray: Any, address: str | None) -> None:
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False  # the driver shows its own bar, per image
     context.print_on_execution_start = False
+    # Images in input order: shards then complete one after another and commit early, instead of all of them
+    # filling up together and committing at the end (a killed driver would then leave every shard unfinished).
+    context.execution_options.preserve_order = True
     logging.getLogger("ray.data").setLevel(logging.WARNING)
     if ray.is_initialized():
         return
