@@ -61,26 +61,29 @@ def main() -> None:
         f"{len(entries)} images, model {args.model}, generator {generator} (no crops), {args.threads} thread(s)"
     )
     report: dict[str, Any] = {"images": len(entries), "model": args.model, "generator": generator}
-    report["split"] = time_split(entries[: args.split_images], source, generator)
-    print_split(report["split"])
+    if args.split_images > 0:
+        report["split"] = time_split(entries[: args.split_images], source, generator)
+        print_split(report["split"])
     results = {}
     with tempfile.TemporaryDirectory(prefix="bench_auto_") as folder:
         for config in args.configs.split(","):
             out = Path(folder) / config
             results[config] = run_config(config, entries, out, source, generator, args)
             print_config(config, results[config])
-        names = list(results)
-        same = all(results[name]["bytes"] == results[names[0]]["bytes"] for name in names)
+        names = [name for name in results if not name.endswith("-noop")]
+        same = all(results[name]["bytes"] == results[names[0]]["bytes"] for name in names[1:])
     for result in results.values():
         del result["bytes"]
     report["configs"] = results
     report["outputs_identical"] = same
     print(f"outputs identical across {', '.join(names)}: {same}")
-    if "local" in results:
-        local = results["local"]["steady_seconds_per_image"]
+    for suffix in ("", "-noop"):
+        if "local" + suffix not in results:
+            continue
+        local = results["local" + suffix]["steady_seconds_per_image"]
         for name, result in results.items():
-            if name.startswith("ray"):
-                workers = int(name[3:])
+            if name.startswith("ray") and name.endswith(suffix) and ("-noop" in name) == bool(suffix):
+                workers = int(name[3:].partition("-")[0])
                 # Overhead per image: the extra seconds each image costs a worker beyond the local engine.
                 overhead = result["steady_seconds_per_image"] * workers - local
                 result["overhead_seconds_per_image"] = overhead
@@ -90,6 +93,22 @@ def main() -> None:
                 )
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+
+
+class NoModelWorker:
+    """Stands in for ImageWorker in the -noop configurations: an SA-1B document without masks."""
+
+    def __init__(self, model: Any, settings: Any) -> None:
+        self.settings = settings
+
+    def document(self, task: Any, image: Any) -> dict[str, Any]:
+        from segany.formats import ImageInfo
+        from segany.formats.sa1b import sa1b_document
+
+        info = ImageInfo(
+            task.id, width=int(image.shape[1]), height=int(image.shape[0]), image_id=task.image_id
+        )
+        return sa1b_document([], info)
 
 
 def time_split(entries: list[Any], source: Any, generator: dict[str, Any]) -> dict[str, float]:
@@ -127,9 +146,14 @@ def run_config(
 
     options: dict[str, Any] = {}
     engine = "local"
-    if config.startswith("ray"):
+    name, _, variant = config.partition("-")
+    if name.startswith("ray"):
         engine = "ray"
-        options = {"workers": int(config[3:]), "cpus_per_worker": float(args.threads)}
+        options = {"workers": int(name[3:]), "cpus_per_worker": float(args.threads)}
+        if variant == "noop":
+            options["worker_class"] = NoModelWorker
+    elif variant == "noop":
+        options["worker_class"] = NoModelWorker
     finished: list[float] = []
     start = time.perf_counter()
     summary = run_auto(

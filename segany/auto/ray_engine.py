@@ -28,8 +28,10 @@ from segany.auto.work import ImageRow, ImageTask, ImageWorker, run_image
 
 # Logical CPUs a decode task reserves by default: none. Decoding is light next to the model, and Ray Data
 # schedules no task at all while a model pool holds every CPU of the cluster (a 2-core machine with 2
-# workers would wait forever); the object store's backpressure still bounds how far decoding runs ahead.
+# workers would wait forever). Tasks that reserve nothing are not bounded by CPUs, so their number is bounded
+# instead (DECODE_TASKS_PER_WORKER per model actor): unbounded, Ray started a worker process per task.
 DECODE_CPUS = 0.0
+DECODE_TASKS_PER_WORKER = 2
 MAX_BLOCKS = 4096
 
 
@@ -58,10 +60,13 @@ def run_ray(
     gpus_per_worker: float = 0.0,
     batch_size: int = 1,
     decode_cpus: float = DECODE_CPUS,
+    decode_tasks: int | None = None,
     worker_class: type[ImageWorker] = ImageWorker,
 ) -> None:
     """Do the plan's pending images on a Ray cluster (``address``; None: the one already connected, else a
-    new local one). ``worker_class`` builds the per-actor worker (an ImageWorker subclass may add behaviour).
+    new local one). ``worker_class`` builds the per-actor worker (an ImageWorker subclass may add behaviour);
+    ``decode_tasks`` bounds the decode tasks in flight (default 2 per worker), ``decode_cpus`` is what each
+    reserves.
     """
     for name, value in (("workers", workers), ("batch_size", batch_size)):
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
@@ -74,7 +79,8 @@ def run_ray(
     _connect(ray, address)
     items = [_task_row(task) for task in todo]
     dataset = ray.data.from_items(items, override_num_blocks=min(len(items), MAX_BLOCKS))
-    dataset = dataset.map(_decode_row, num_cpus=decode_cpus)
+    decode_pool = ray.data.TaskPoolStrategy(size=decode_tasks or DECODE_TASKS_PER_WORKER * workers)
+    dataset = dataset.map(_decode_row, num_cpus=decode_cpus, compute=decode_pool)
     dataset = dataset.map_batches(
         _SegmentActor,
         fn_constructor_kwargs={
@@ -108,6 +114,9 @@ def _connect(ray: Any, address: str | None) -> None:
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False  # the driver shows its own bar, per image
     context.print_on_execution_start = False
+    # Images in input order: shards then complete one after another and commit early, instead of all of them
+    # filling up together and committing at the end (a killed driver would then leave every shard unfinished).
+    context.execution_options.preserve_order = True
     logging.getLogger("ray.data").setLevel(logging.WARNING)
     if ray.is_initialized():
         return

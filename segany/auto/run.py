@@ -100,6 +100,7 @@ def run_auto(
         boxes: XYXY boxes per image id: boxes mode (one mask per box) instead of the grid.
         shard_size: images per shard.
         engine: "local" (this process) or "ray" (see ``segany.auto.ray_engine.run_ray`` for its options).
+            Both take ``worker_class``: the ImageWorker (sub)class that segments each image.
         overwrite: discard results of another model / other settings in ``out`` instead of refusing.
         on_row: called with each image's row as it finishes (progress).
         on_plan: called once with (images to do, images skipped) before the engine starts.
@@ -147,9 +148,10 @@ def run_auto(
     if engine == "local":
         from segany.auto.local_engine import run_local
 
+        worker_class = engine_options.pop("worker_class", ImageWorker)
         if engine_options:
-            raise TypeError(f"the local engine takes no options, got {sorted(engine_options)}")
-        run_local(plan, tracker, store, ImageWorker(model, settings), record)
+            raise TypeError(f"the local engine takes only worker_class, got {sorted(engine_options)}")
+        run_local(plan, tracker, store, worker_class(model, settings), record)
     else:
         from segany.auto.ray_engine import run_ray
 
