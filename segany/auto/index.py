@@ -20,10 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from segany.auto.settings import canonical_json
-from segany.auto.store import output_file, write_atomic
+from segany.auto.store import INDEX_FILE, output_file, write_atomic
 from segany.auto.work import ImageRow
-
-INDEX_FILE = "index.jsonl"
 
 
 @dataclass(frozen=True)

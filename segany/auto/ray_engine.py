@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from segany.auto.model_source import ModelSource
 from segany.auto.plan import RunPlan, ShardTracker
-from segany.auto.run import ModelSource
 from segany.auto.settings import RunSettings, model_fingerprint
 from segany.auto.store import ShardStore
 from segany.auto.work import ImageRow, ImageTask, ImageWorker, run_image

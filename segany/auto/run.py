@@ -12,41 +12,18 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from segany.auto.boxes import Box, boxes_digest
 from segany.auto.index import index_rows, write_index
 from segany.auto.manifest import ImageEntry, make_shards
+from segany.auto.model_source import ModelSource
 from segany.auto.plan import ShardTracker, plan_run
 from segany.auto.settings import RunSettings, model_fingerprint
 from segany.auto.store import ShardStore
 from segany.auto.work import ImageRow, ImageWorker
 
-if TYPE_CHECKING:
-    from segany.modeling.sam import Sam
-
 ENGINES = ("local", "ray")
-
-
-@dataclass(frozen=True)
-class ModelSource:
-    """How a process (the driver, or a Ray actor elsewhere) builds the run's model.
-
-    ``spec`` and ``arch`` are the CLI's ``--model`` / ``--arch`` (None: the best weights present offline);
-    ``device`` is the CLI's ``--device`` (auto, cpu, cuda, mps), resolved by the process that loads the model.
-    Picklable, so it travels to Ray actors instead of the weights.
-    """
-
-    spec: str | None = None
-    arch: str | None = None
-    device: str = "auto"
-
-    def load(self) -> tuple[Sam, str]:
-        """(model in eval mode on the device, a description for the run's records)."""
-        from segany.cli.models import resolve_device, resolve_model
-
-        sam, description = resolve_model(self.spec, resolve_device(self.device), self.arch)
-        return sam, str(description)
 
 
 @dataclass

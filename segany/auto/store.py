@@ -32,6 +32,7 @@ from segany.auto.settings import canonical_json, sha256_json
 from segany.auto.work import ImageRow, ImageTask
 
 RUN_FILE = "run.json"
+INDEX_FILE = "index.jsonl"  # the results index (segany.auto.index reads and writes it)
 STAGING_DIR = "staging"
 SHARDS_DIR = "shards"
 DONE_SUFFIX = ".done.json"
@@ -90,8 +91,6 @@ class ShardStore:
         if overwrite:
             for name in (STAGING_DIR, SHARDS_DIR):
                 shutil.rmtree(self.out / name, ignore_errors=True)
-            from segany.auto.index import INDEX_FILE
-
             (self.out / INDEX_FILE).unlink(missing_ok=True)
         write_atomic(
             self.out / RUN_FILE, (json.dumps(self.identity, indent=2, sort_keys=True) + "\n").encode()
