@@ -21,13 +21,7 @@ from tests.browser.serve_process import ServeProcess
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
-PHOTO = "dog.jpg"
-
-
-def count_hovers(page: Page) -> int:
-    return int(
-        page.evaluate("window.seganyStats.hover.length")
-    )  # 800 x 534: a resize in both directions of the upsampling
+PHOTO = "dog.jpg"  # 800 x 534: a resize in both directions of the upsampling
 
 
 def test_browser_masks_match_server_masks(page: Page, server: ServeProcess) -> None:
@@ -41,7 +35,8 @@ def test_browser_masks_match_server_masks(page: Page, server: ServeProcess) -> N
     assert page.evaluate("window.seganyStats.hover.every((h) => h.decoder === 'browser')")
     # The server lists the cached decoder pair: hovers (no previous logits) run its per-prompt graph.
     assert set(info["decoder_files"]) >= {"decoder_prep", "decoder_cached", "decoder_lowres"}
-    assert page.evaluate("window.seganyStats.hover.map((h) => h.graph)") == ["cached"] * count_hovers(page)
+    graphs = page.evaluate("window.seganyStats.hover.map((h) => h.graph)")  # one read: hovers may still land
+    assert graphs and all(graph == "cached" for graph in graphs), graphs
     assert page.evaluate("self.crossOriginIsolated"), "COOP/COEP headers missing: wasm threads unavailable"
 
     def server_prediction(previous: dict[str, object] | None, multimask: bool) -> dict[str, Any]:
