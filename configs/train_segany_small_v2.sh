@@ -19,7 +19,7 @@ if [ -f "$RUN/train.pid" ] && kill -0 "$(cat "$RUN/train.pid")" 2>/dev/null; the
 fi
 [ -f "$INIT" ] || { echo "missing $INIT (the bundled v1 weights this run starts from)"; exit 1; }
 echo "$(date -u +%FT%TZ) start/resume: $(git rev-parse --short HEAD)" >> "$RUN/train.log"
-OMP_NUM_THREADS=1 setsid nohup nice -n 19 segany train configs/segany_small_v2.json --resume auto \
+OMP_NUM_THREADS=1 setsid nohup nice -n 5 segany train configs/segany_small_v2.json --resume auto \
   >> "$RUN/train.log" 2>&1 < /dev/null &
 echo $! > "$RUN/train.pid"
 echo "training in the background as pid $! (log: $RUN/train.log)"
