@@ -23,12 +23,12 @@ from segany.auto.work import ImageWorker
 __all__ = [
     "ENGINES",
     "INDEX_FILE",
+    "OUTPUT_FORMATS",
     "ImageEntry",
     "ImageWorker",
     "IndexRow",
     "ManifestError",
     "ModelSource",
-    "OUTPUT_FORMATS",
     "RunMismatchError",
     "RunSettings",
     "RunSummary",

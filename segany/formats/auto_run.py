@@ -87,9 +87,7 @@ def iter_results(
             continue
         if row.file != table_file:
             table_file, table = row.file, read_mask_table(folder / row.file, output_mode)
-        info, records = table.get(
-            row.image_id, (ImageInfo(row.id, row.width, row.height, row.image_id), [])
-        )
+        info, records = table.get(row.image_id, (ImageInfo(row.id, row.width, row.height, row.image_id), []))
         if len(records) != row.masks:
             raise FormatError(
                 f"{folder / row.file}: image_id {row.image_id} has {len(records)} mask rows, the index says "

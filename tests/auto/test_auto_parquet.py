@@ -20,9 +20,7 @@ SHARD = 3
 
 
 @pytest.fixture(scope="module")
-def runs(
-    tmp_path_factory: pytest.TempPathFactory, photos: Path, tiny_checkpoint: Path
-) -> tuple[Path, Path]:
+def runs(tmp_path_factory: pytest.TempPathFactory, photos: Path, tiny_checkpoint: Path) -> tuple[Path, Path]:
     """(SA-1B json run, Parquet run) of the same photos and settings."""
     folder = tmp_path_factory.mktemp("auto_parquet")
     run_photos(photos, folder / "json", tiny_checkpoint, SHARD)
@@ -116,7 +114,9 @@ def test_write_and_read_a_table_of_binary_masks(tmp_path: Path) -> None:
         {"segmentation": mask, "predicted_iou": 0.5, "point_coords": [[3, 2]], "crop_box": [0, 0, 7, 5]},
         {"segmentation": ~mask},
     ]
-    path = write_mask_table([({"file_name": "a.png", "width": 7, "height": 5, "image_id": 4}, records)], tmp_path / "t.parquet")
+    path = write_mask_table(
+        [({"file_name": "a.png", "width": 7, "height": 5, "image_id": 4}, records)], tmp_path / "t.parquet"
+    )
     ((image_id, (info, got)),) = read_mask_table(path, output_mode="binary_mask").items()
     assert image_id == 4 and info.file_name == "a.png" and [r["id"] for r in got] == [1, 2]
     np.testing.assert_array_equal(got[0]["segmentation"], mask)
