@@ -133,3 +133,24 @@ def test_settings_hash_changes_with_every_setting() -> None:
     assert len({base.digest(), *(v.digest() for v in variants)}) == 4
     with pytest.raises(ValueError, match="boxes_sha256 must be given exactly"):
         RunSettings("boxes", 64)
+
+
+def test_urls_pyarrow_does_not_know_are_read_with_fsspec(photos: Path) -> None:
+    """memory:// is an fsspec filesystem pyarrow has no driver for: the fallback reads it, with the same
+    pixels as the local file and errors that name the URL."""
+    fsspec = pytest.importorskip("fsspec")
+    from segany.auto.sources import read_bytes, read_image
+    from segany.io import ImageLoadError, load_image
+
+    data = (photos / "img_00.png").read_bytes()
+    with fsspec.open("memory://segany-auto-test/img_00.png", "wb") as handle:
+        handle.write(data)
+    try:
+        assert read_bytes("memory://segany-auto-test/img_00.png") == data
+        assert (read_image("memory://segany-auto-test/img_00.png") == load_image(photos / "img_00.png")).all()
+        with pytest.raises(ImageLoadError, match="segany-auto-test/missing.png"):
+            read_image("memory://segany-auto-test/missing.png")
+        with pytest.raises(ImageLoadError, match="file not found"):
+            read_bytes(str(photos / "missing.png"))
+    finally:
+        fsspec.filesystem("memory").rm("/segany-auto-test", recursive=True)
