@@ -38,7 +38,7 @@ EXAMPLES = """
   segany auto manifest.csv --out auto/ --engine ray --address ray://head:10001 --gpus-per-worker 1 --device cuda
   segany auto photos/ --out boxes/ --boxes detections.jsonl
   segany auto manifest.jsonl --out auto/ --format parquet
-  segany engine import-auto engine_dir/ --project gulls auto/   (review the masks in the data engine)
+  segany engine import-auto engine_dir/ auto/ --project gulls   (review the masks in the data engine)
   (run the same command again to resume; finished shards are skipped)
 """
 DEFAULT_SHARD_SIZE = 64
@@ -68,7 +68,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--gpus-per-worker", type=finite_float, default=None, metavar="F", help="GPUs per actor (0)"
     )
     parser.add_argument(
-        "--batch-size", type=positive_int, default=None, metavar="N", help="images per actor call"
+        "--batch-size",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="images per actor call (encoded in one pass on CUDA)",
     )
     parser.add_argument(
         "--shard-size",
