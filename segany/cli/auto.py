@@ -89,7 +89,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="sa1b: a json per image (default); parquet: a mask table per shard (one row per mask)",
     )
     parser.add_argument(
-        "--boxes", metavar="FILE", default=None, help="XYXY boxes per image id (.jsonl / .json)"
+        "--boxes",
+        metavar="FILE",
+        default=None,
+        help="XYXY boxes per image id (.jsonl / .json) or a COCO json of detections (XYWH)",
     )
     parser.add_argument(
         "--preset", choices=PRESETS, default=None, help="generator settings preset (flags override)"

@@ -103,6 +103,29 @@ def test_boxes_files_in_both_forms(tmp_path: Path) -> None:
         read_boxes(bad)
 
 
+def test_boxes_from_a_detectors_coco_json(tmp_path: Path) -> None:
+    """COCO's XYWH boxes become XYXY, by file_name; an image without detections gets no boxes."""
+    coco = {
+        "images": [{"id": 7, "file_name": "a.png"}, {"id": 9, "file_name": "sub/b.jpg"}],
+        "annotations": [
+            {"image_id": 7, "bbox": [1, 2, 10, 20], "score": 0.9, "category_id": 1},
+            {"image_id": 7, "bbox": [0.5, 0, 3, 4]},
+        ],
+        "categories": [{"id": 1, "name": "gull"}],
+    }
+    path = tmp_path / "detections.json"
+    path.write_text(json.dumps(coco, indent=2))
+    assert read_boxes(path) == {"a.png": [(1.0, 2.0, 11.0, 22.0), (0.5, 0.0, 3.5, 4.0)], "sub/b.jpg": []}
+    coco["annotations"].append({"image_id": 8, "bbox": [0, 0, 1, 1]})
+    path.write_text(json.dumps(coco))
+    with pytest.raises(ManifestError, match=r"annotations\[2\] needs an image_id listed in images"):
+        read_boxes(path)
+    coco["annotations"][2] = {"image_id": 9, "bbox": [0, 0, -1, 1]}
+    path.write_text(json.dumps(coco))
+    with pytest.raises(ManifestError, match="needs w, h >= 0"):
+        read_boxes(path)
+
+
 @pytest.mark.parametrize(
     ("image_id", "key"),
     [
