@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from segany.engine import annotating
@@ -80,16 +81,16 @@ def import_auto_run(
     """
     from segany.auto.sources import read_bytes
     from segany.formats import FormatError
-    from segany.formats.auto_run import iter_results, read_index
+    from segany.formats.auto_run import ResultReader, read_index
     from segany.io import ImageLoadError
 
     folder = Path(run_dir)
     identity = _run_identity(folder)
+    project_id = _project_id(store, project)  # before anything is written
     try:
         rows = read_index(folder)
     except ValueError as exc:
         raise Invalid(str(exc), "run_dir") from None
-    project_id = _project_id(store, project)
     summary = AutoImportSummary(images=len(rows), model_version_id=_model_version(store, identity))
     run_key = _mask_key(identity)
     for row in rows:
@@ -97,23 +98,55 @@ def import_auto_run(
             summary.run_errors.append((row.id, row.error))
             if on_image is not None:
                 on_image(row.id)
-    try:
-        for row, _, records in iter_results(folder, output_mode="coco_rle"):
-            try:
-                data = read_bytes(row.uri)
-                with store.transaction() as db:
-                    _import_image(db, store, project_id, row, data, records, run_key, summary, user_id)
-            except (ImageLoadError, _SizeChanged) as exc:
-                summary.failed.append((row.id, str(exc)))
-            if on_image is not None:
-                on_image(row.id)
-    except FormatError as exc:
-        raise Invalid(f"run_dir: {exc}", "run_dir") from None
+    reader = ResultReader(folder, output_mode="coco_rle")
+    for row in rows:
+        if row.error is not None:
+            continue
+        try:
+            _, records = reader.records(row)
+            data = read_bytes(row.uri)
+            created, added, known = _import_with_retry(
+                store, project_id, row, data, records, run_key, summary.model_version_id, user_id
+            )
+            summary.images_added += created
+            summary.images_known += not created
+            summary.masks_added += added
+            summary.masks_known += known
+        except (ImageLoadError, _SizeChanged, FormatError) as exc:
+            summary.failed.append((row.id, str(exc)))
+        except Invalid as exc:  # a mask of the run that does not fit the image (a damaged output file)
+            summary.failed.append((row.id, exc.detail))
+        if on_image is not None:
+            on_image(row.id)
     return summary
 
 
 class _SizeChanged(Exception):
     pass
+
+
+def _import_with_retry(
+    store: Store,
+    project_id: int,
+    row: IndexRow,
+    data: bytes,
+    records: list[dict[str, Any]],
+    run_key: str,
+    model_version_id: int,
+    user_id: int | None,
+) -> tuple[bool, int, int]:
+    """One image in its own transaction: (image created, masks added, masks already there). Retried once when
+    another import added the same image in the meantime (the unique (project, sha256) constraint)."""
+    for attempt in (1, 2):
+        try:
+            with store.transaction() as db:
+                return _import_image(
+                    db, store, project_id, row, data, records, run_key, model_version_id, user_id
+                )
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _import_image(
@@ -124,9 +157,9 @@ def _import_image(
     data: bytes,
     records: list[dict[str, Any]],
     run_key: str,
-    summary: AutoImportSummary,
+    model_version_id: int,
     user_id: int | None,
-) -> None:
+) -> tuple[bool, int, int]:
     project = db.get(Project, project_id)
     if project is None:  # deleted while importing
         raise NotFound(f"unknown project {project_id}", "project")
@@ -143,26 +176,24 @@ def _import_image(
             )
         )
     )
+    added = already = 0
     for record in records:
         key = f"{prefix}{record['id']}"
         if key in known:
-            summary.masks_known += 1
+            already += 1
             continue
         new = NewAnnotation(
             segmentation=record["segmentation"],
             source="automatic",
             predicted_iou=_optional_float(record.get("predicted_iou")),
             stability_score=_optional_float(record.get("stability_score")),
-            model_version_id=summary.model_version_id,
+            model_version_id=model_version_id,
             idempotency_key=key,
         )
-        _, added = annotating.create(db, image, new, user_id)
-        summary.masks_added += added
-        summary.masks_known += not added
-    if created:
-        summary.images_added += 1
-    else:
-        summary.images_known += 1
+        _, was_added = annotating.create(db, image, new, user_id)
+        added += was_added
+        already += not was_added
+    return created, added, already
 
 
 def _run_identity(folder: Path) -> dict[str, Any]:

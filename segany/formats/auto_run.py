@@ -60,37 +60,67 @@ def read_index(out: PathLike) -> list[IndexRow]:
     return rows
 
 
+class ResultReader:
+    """The records of one run's images, one image at a time (each Parquet table read once for its images).
+
+    Args:
+        out: the run folder.
+        output_mode: form of each record's ``segmentation`` (see ``segany.formats.OUTPUT_MODES``).
+    """
+
+    def __init__(self, out: PathLike, output_mode: str = "coco_rle") -> None:
+        from segany.formats.masks_codec import check_output_mode
+
+        check_output_mode(output_mode)
+        self.folder = Path(out)
+        self.output_mode = output_mode
+        self._table_file: str | None = None
+        self._table: dict[int, tuple[ImageInfo, list[dict[str, Any]]]] = {}
+
+    def records(self, row: IndexRow) -> tuple[ImageInfo, list[dict[str, Any]]]:
+        """(ImageInfo, records) of an image segmented without error: the generator's records (``segmentation``
+        in ``output_mode``) plus each annotation's ``id``.
+
+        Raises:
+            FormatError: its output file is missing or malformed, or holds another number of masks.
+            ValueError: ``row`` is an error row.
+        """
+        from segany.formats.files import FormatError
+        from segany.formats.mask_table import read_mask_table
+        from segany.formats.sa1b import read_sa1b
+
+        if row.error is not None:
+            raise ValueError(f"row must be an image segmented without error, got the error row of {row.id!r}")
+        if not row.file.endswith(PARQUET_SUFFIX):
+            return read_sa1b(self.folder / row.file, output_mode=self.output_mode)
+        if row.file != self._table_file:
+            self._table_file, self._table = None, {}
+            self._table = read_mask_table(self.folder / row.file, self.output_mode)
+            self._table_file = row.file
+        info, records = self._table.get(
+            row.image_id, (ImageInfo(row.id, row.width, row.height, row.image_id), [])
+        )
+        if len(records) != row.masks:
+            raise FormatError(
+                f"{self.folder / row.file}: image_id {row.image_id} has {len(records)} mask rows, the index "
+                f"says {row.masks}"
+            )
+        return info, records
+
+
 def iter_results(
     out: PathLike, output_mode: str = "coco_rle"
 ) -> Iterator[tuple[IndexRow, ImageInfo, list[dict[str, Any]]]]:
     """(index row, ImageInfo, records) for every image segmented without error, in input order.
 
     Records are the generator's (``segmentation`` in ``output_mode``) plus each annotation's ``id``, from the
-    image's SA-1B json or from its shard's Parquet mask table (each table read once, images in index order).
+    image's SA-1B json or from its shard's Parquet mask table (see ``ResultReader``).
 
     Raises:
         FormatError: an output file that is missing or malformed.
     """
-    from segany.formats.files import FormatError
-    from segany.formats.mask_table import read_mask_table
-    from segany.formats.sa1b import read_sa1b
-
-    folder = Path(out)
-    table_file: str | None = None
-    table: dict[int, tuple[ImageInfo, list[dict[str, Any]]]] = {}
-    for row in read_index(folder):
-        if row.error is not None:
-            continue
-        if not row.file.endswith(PARQUET_SUFFIX):
-            info, records = read_sa1b(folder / row.file, output_mode=output_mode)
+    reader = ResultReader(out, output_mode)
+    for row in read_index(out):
+        if row.error is None:
+            info, records = reader.records(row)
             yield row, info, records
-            continue
-        if row.file != table_file:
-            table_file, table = row.file, read_mask_table(folder / row.file, output_mode)
-        info, records = table.get(row.image_id, (ImageInfo(row.id, row.width, row.height, row.image_id), []))
-        if len(records) != row.masks:
-            raise FormatError(
-                f"{folder / row.file}: image_id {row.image_id} has {len(records)} mask rows, the index says "
-                f"{row.masks}"
-            )
-        yield row, info, records

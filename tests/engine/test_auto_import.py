@@ -184,19 +184,26 @@ def test_unreadable_and_changed_images_are_reported(
     rows[0]["uri"] = str(tmp_path / "gone.png")
     rows[1]["uri"] = str(runs["photos"] / "img_03.png")  # another size than img_01's
     (run / "index.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    damaged = run / rows[4]["file"]  # img_04: a damaged output file (a mask of another size)
+    document = json.loads(damaged.read_text())
+    document["annotations"][-1]["segmentation"]["size"][0] += 1
+    damaged.write_text(json.dumps(document))
     _project(sqlite_store)
     summary = import_auto_run(sqlite_store, "gulls", run)
-    assert [image_id for image_id, _ in summary.failed] == ["img_00.png", "img_01.png"]
+    assert [image_id for image_id, _ in summary.failed] == ["img_00.png", "img_01.png", "img_04.png"]
     assert "file not found" in summary.failed[0][1] and "WxH" in summary.failed[1][1]
-    assert summary.images_added == 3 and summary.images_known == 0  # img_03, img_04, img_05 (img_00's bytes)
+    assert "img_04.png.json" in summary.failed[2][1] and "RLE run lengths sum to" in summary.failed[2][1]
+    assert summary.images_added == 2 and summary.images_known == 0  # img_03, img_05 (img_00's bytes)
     with sqlite_store.session() as db:
-        assert db.scalar(select(func.count()).select_from(Image)) == 3  # img_03, img_04, img_05
+        assert db.scalar(select(func.count()).select_from(Image)) == 2  # img_04 rolled back with its masks
+        assert db.scalar(select(func.count()).select_from(Annotation)) == summary.masks_added > 0
 
 
 def test_bad_arguments_are_named(sqlite_store: Store, runs: dict[str, Path], tmp_path: Path) -> None:
     _project(sqlite_store)
     with pytest.raises(NotFound, match="unknown project 'terns'"):
         import_auto_run(sqlite_store, "terns", runs["sa1b"])
+    assert _counts(sqlite_store) == (0, 0, 0)  # no model version registered for nothing
     with pytest.raises(Invalid, match="run_dir must be the output folder"):
         import_auto_run(sqlite_store, "gulls", tmp_path)
 
