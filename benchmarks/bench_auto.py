@@ -1,12 +1,16 @@
 """`segany auto` throughput: the local engine against Ray with 1 and 2 worker processes, on the same photos.
 
-    python benchmarks/bench_auto.py PHOTOS [--limit 200] [--points-per-side 8] [--model segany_small]
+    python benchmarks/bench_auto.py PHOTOS [PHOTOS ...] [--per-input 50] [--limit 200] [--model segany_small]
 
-PHOTOS is anything `segany auto` reads (folder, glob, list file, manifest). Every configuration writes a fresh
-output folder, so each does all the images; the outputs are then compared byte for byte. Reported per
+PHOTOS is anything `segany auto` reads (folder, glob, list file, manifest); with several, --per-input takes the
+first N of each (ids get the input's position in front). Every configuration writes a fresh output folder, so
+each does all the images; the outputs are then compared byte for byte. Reported per
 configuration: wall time including start-up (model load, Ray start, actor start), the steady time from the
 first to the last finished image, images per minute for both, and Ray's overhead per image against the local
-engine. A first pass over --split-images images times the model alone (one thread): the image encoder
+engine, from the configurations with the model, and, with the ``-noop`` configurations (the default list has
+them: no model, an empty document per image), Ray's own per-image cost isolated: reading, decoding, moving
+pixels through the object store, staging and committing. A first pass over --split-images images times the
+model alone (one thread): the image encoder
 (``SamPredictor.set_image``) against the rest of everything mode (decoder, upscaling, filters, NMS, RLE), the
 split that docs/scale_estimate.md builds on. Each process runs torch with --threads threads (Ray actors get
 as many CPUs).
@@ -28,8 +32,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("photos", help="folder, glob, list file or manifest")
-    parser.add_argument("--limit", type=int, default=200, help="images used (first N of the input)")
+    parser.add_argument("photos", nargs="+", help="folder, glob, list file or manifest (one or more)")
+    parser.add_argument("--per-input", type=int, default=None, help="images taken from each input (first N)")
+    parser.add_argument("--limit", type=int, default=None, help="images used in all (first N)")
     parser.add_argument("--model", default="segany_small")
     parser.add_argument("--points-per-side", type=int, default=8, help="grid side (the fast preset has 16)")
     # segany_small's logits are soft: at SAM's thresholds (0.88 / 0.95) it keeps no mask at all, and the
@@ -37,8 +42,11 @@ def main() -> None:
     parser.add_argument("--pred-iou-thresh", type=float, default=0.7)
     parser.add_argument("--stability-score-thresh", type=float, default=0.6)
     parser.add_argument(
-        "--configs", default="local,ray1,ray2", help="comma-separated: local, ray1, ray2, ..."
+        "--configs",
+        default="local,ray1,ray2,local-noop,ray1-noop",
+        help="comma-separated: local, ray1, ray2, ... (-noop: no model, for the engines' own cost)",
     )
+    parser.add_argument("--format", choices=("sa1b", "parquet"), default="sa1b", help="output format")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per process / CPUs per actor")
     parser.add_argument("--split-images", type=int, default=20, help="images timed for the encoder split")
     parser.add_argument("--shard-size", type=int, default=25)
@@ -47,10 +55,10 @@ def main() -> None:
 
     import torch
 
-    from segany.auto import ModelSource, read_manifest
+    from segany.auto import ModelSource
 
     torch.set_num_threads(args.threads)
-    entries = read_manifest(args.photos)[: args.limit]
+    entries = gather_entries(args.photos, args.per_input)[: args.limit]
     generator = {
         "points_per_side": args.points_per_side,
         "pred_iou_thresh": args.pred_iou_thresh,
@@ -58,7 +66,8 @@ def main() -> None:
     }
     source = ModelSource(args.model)
     print(
-        f"{len(entries)} images, model {args.model}, generator {generator} (no crops), {args.threads} thread(s)"
+        f"{len(entries)} images, model {args.model}, generator {generator} (no crops), {args.threads} thread(s), "
+        f"{args.format} output"
     )
     report: dict[str, Any] = {"images": len(entries), "model": args.model, "generator": generator}
     if args.split_images > 0:
@@ -93,6 +102,18 @@ def main() -> None:
                 )
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+
+
+def gather_entries(inputs: list[str], per_input: int | None) -> list[Any]:
+    """The images of every input (the first ``per_input`` of each), numbered in order; with several inputs,
+    ids are ``<k>/<id>`` (k: the input's position) so that equal names in two folders stay apart."""
+    from segany.auto import ImageEntry, read_manifest
+
+    pairs = []
+    for position, spec in enumerate(inputs):
+        for entry in read_manifest(spec)[:per_input]:
+            pairs.append((f"{position}/{entry.id}" if len(inputs) > 1 else entry.id, entry.uri))
+    return [ImageEntry(image_id, uri, number) for number, (image_id, uri) in enumerate(pairs, start=1)]
 
 
 class NoModelWorker:
@@ -163,6 +184,7 @@ def run_config(
         generator=generator,
         shard_size=args.shard_size,
         engine=engine,
+        output_format=args.format,
         on_row=lambda row: finished.append(time.perf_counter()),
         **options,
     )

@@ -137,6 +137,19 @@ class SamPredictor:
         """1 x C x h x w embedding of the current image."""
         return self._single_image().features
 
+    def image_embeddings(self, model_name: str = "") -> list[ImageEmbedding]:
+        """The embedding of every image set (one per image of `set_image_batch`), in order, on the CPU."""
+        return [
+            ImageEmbedding(
+                state.features.detach().cpu().numpy(),
+                state.original_size,
+                state.input_size,
+                self.model.image_size,
+                model_name,
+            )
+            for state in self._images
+        ]
+
     def reset_image(self) -> None:
         self._images = []
 

@@ -12,17 +12,18 @@ Ray is imported only by the Ray engine (the ``scale`` extra).
 """
 
 from segany.auto.boxes import read_boxes
-from segany.auto.index import IndexRow, export_coco, iter_results, read_index
+from segany.auto.index import INDEX_FILE, IndexRow, export_coco, iter_results, read_index
 from segany.auto.manifest import ImageEntry, ManifestError, Shard, make_shards, read_manifest
 from segany.auto.model_source import ModelSource
 from segany.auto.run import ENGINES, RunSummary, run_auto
-from segany.auto.settings import RunSettings, model_fingerprint
-from segany.auto.store import INDEX_FILE, RunMismatchError
+from segany.auto.settings import OUTPUT_FORMATS, RunSettings, model_fingerprint
+from segany.auto.store import RunMismatchError
 from segany.auto.work import ImageWorker
 
 __all__ = [
     "ENGINES",
     "INDEX_FILE",
+    "OUTPUT_FORMATS",
     "ImageEntry",
     "ImageWorker",
     "IndexRow",

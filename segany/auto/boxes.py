@@ -3,7 +3,9 @@
 File forms (XYXY pixels of the original image, as ``SamPredictor.predict_boxes`` takes them):
 
 - JSON Lines, one image per line: ``{"id": "sub/photo.jpg", "boxes": [[x0, y0, x1, y1], ...]}``;
-- one JSON object: ``{"sub/photo.jpg": [[x0, y0, x1, y1], ...], ...}``.
+- one JSON object: ``{"sub/photo.jpg": [[x0, y0, x1, y1], ...], ...}``;
+- a COCO json, as detectors export their detections: ``images`` (``id``, ``file_name``) and ``annotations``
+  (``image_id``, ``bbox`` in COCO's XYWH pixels, converted here); the ``file_name`` is the run's image id.
 
 Ids are the run's image ids (see :mod:`segany.auto.manifest`). An image without boxes gets no masks. The
 boxes' values are checked here for shape and finiteness; their geometry (x1 >= x0, inside the image) is
@@ -39,6 +41,8 @@ def read_boxes(path: str | Path) -> dict[str, list[Box]]:
         document = _parse(text, f"{file}")
         if not isinstance(document, dict):
             raise ManifestError(f"--boxes {file}: expected an object {{id: [[x0, y0, x1, y1], ...]}}")
+        if "images" in document and "annotations" in document:
+            return _coco_boxes(document, file)
         pairs = list(document.items())
     else:
         pairs = []
@@ -62,6 +66,29 @@ def read_boxes(path: str | Path) -> dict[str, list[Box]]:
 def boxes_digest(boxes: dict[str, list[Box]]) -> str:
     """sha256 of the boxes (canonical json), for the run's settings hash."""
     return sha256_json({key: [list(box) for box in value] for key, value in boxes.items()})
+
+
+def _coco_boxes(document: dict[str, Any], file: Path) -> dict[str, list[Box]]:
+    """Boxes of a COCO json by file_name, XYWH -> XYXY; every listed image gets a key (maybe no boxes)."""
+    try:
+        names = {entry["id"]: str(entry["file_name"]) for entry in document["images"]}
+        annotations = list(document["annotations"])
+    except (KeyError, TypeError) as exc:
+        raise ManifestError(
+            f"--boxes {file}: a COCO json needs images[].id, images[].file_name and annotations[] ({exc!r})"
+        ) from None
+    if len(set(names.values())) != len(names):
+        raise ManifestError(f"--boxes {file}: two COCO images have the same file_name")
+    boxes: dict[str, list[Box]] = {name: [] for name in names.values()}
+    for index, annotation in enumerate(annotations):
+        where = f"--boxes {file}: annotations[{index}]"
+        if not isinstance(annotation, dict) or annotation.get("image_id") not in names:
+            raise ManifestError(f"{where} needs an image_id listed in images, got {annotation!r}"[:300])
+        ((x, y, w, h),) = _check_boxes([annotation.get("bbox")], f"{where}['bbox'] (XYWH)")
+        if w < 0 or h < 0:
+            raise ManifestError(f"{where}['bbox'] (XYWH) needs w, h >= 0, got {annotation['bbox']!r}")
+        boxes[names[annotation["image_id"]]].append((x, y, x + w, y + h))
+    return boxes
 
 
 def _parse(text: str, where: str) -> Any:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from segany.cli.models import ModelDescription
     from segany.modeling.sam import Sam
 
 
@@ -22,9 +23,8 @@ class ModelSource:
     arch: str | None = None
     device: str = "auto"
 
-    def load(self) -> tuple[Sam, str]:
-        """(model in eval mode on the device, a description for the run's records)."""
+    def load(self) -> tuple[Sam, ModelDescription]:
+        """(model in eval mode on the device, what was loaded: ``str()`` describes it, ``.spec`` reproduces it)."""
         from segany.cli.models import resolve_device, resolve_model
 
-        sam, description = resolve_model(self.spec, resolve_device(self.device), self.arch)
-        return sam, str(description)
+        return resolve_model(self.spec, resolve_device(self.device), self.arch)

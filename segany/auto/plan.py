@@ -45,6 +45,7 @@ def plan_run(store: ShardStore, shards: Sequence[Shard], boxes: dict[str, list[B
         rows = store.done_rows(shard)
         if rows is not None:
             done[shard.name] = rows
+            store.discard_staging(shard.name)  # left by a run stopped between the marker and the clean-up
             continue
         tasks = tasks_of(shard.entries, shard.name, boxes)
         staged = store.staged_rows(tasks)

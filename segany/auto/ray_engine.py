@@ -3,7 +3,8 @@
 Pipeline: ``from_items`` (one row per pending image) -> ``map(decode)`` in tasks -> ``map_batches`` with a
 callable class (one model per actor; ``workers`` actors, each with ``cpus_per_worker`` CPUs and
 ``gpus_per_worker`` GPUs) that stages every image's SA-1B json into the shared output folder and returns
-small rows. The driver streams those rows, shows progress, and commits each shard when its last image is in.
+small rows. An actor gets ``batch_size`` images per call; with encoder batching (by default where the model
+runs on CUDA) it encodes them in one forward pass, then prompts each. The driver streams those rows, shows progress, and commits each shard when its last image is in.
 
 Fault tolerance comes from Ray: a task or actor lost with its node is retried elsewhere; a retried image
 rewrites the same bytes under the same name (atomic rename), and the driver counts each image once. If the
@@ -62,11 +63,14 @@ def run_ray(
     decode_cpus: float = DECODE_CPUS,
     decode_tasks: int | None = None,
     worker_class: type[ImageWorker] = ImageWorker,
+    encoder_batch: bool | None = None,
 ) -> None:
     """Do the plan's pending images on a Ray cluster (``address``; None: the one already connected, else a
     new local one). ``worker_class`` builds the per-actor worker (an ImageWorker subclass may add behaviour);
     ``decode_tasks`` bounds the decode tasks in flight (default 2 per worker), ``decode_cpus`` is what each
-    reserves.
+    reserves. ``encoder_batch``: encode each call's images in one pass (None: when the actor's model is on
+    CUDA; batched kernels may round differently from single images, so CPU runs keep single passes and
+    their byte-identity with the local engine).
     """
     for name, value in (("workers", workers), ("batch_size", batch_size)):
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
@@ -89,6 +93,7 @@ def run_ray(
             "out": str(store.out),
             "identity": store.identity,
             "worker_class": worker_class,
+            "encoder_batch": encoder_batch,
         },
         batch_size=batch_size,
         batch_format="numpy",
@@ -153,6 +158,7 @@ class _SegmentActor:
         out: str,
         identity: dict[str, Any],
         worker_class: type[ImageWorker],
+        encoder_batch: bool | None = None,
     ) -> None:
         from pathlib import Path
 
@@ -165,28 +171,46 @@ class _SegmentActor:
             )
         self.worker = worker_class(model, settings)
         self.store = ShardStore(Path(out), identity)
+        self.encoder_batch = model.device.type == "cuda" if encoder_batch is None else encoder_batch
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list[Any]]:
         columns: dict[str, list[Any]] = {
             key: [] for key in ("shard", "id", "image_id", "uri", "width", "height", "masks", "error")
         }
+        tasks, images, errors = [], [], []
         for index in range(len(batch["id"])):
-            task = ImageTask(
-                str(batch["id"][index]),
-                str(batch["uri"][index]),
-                int(batch["image_id"][index]),
-                str(batch["shard"][index]),
-                tuple(tuple(box) for box in json.loads(str(batch["boxes"][index]))),
+            tasks.append(
+                ImageTask(
+                    str(batch["id"][index]),
+                    str(batch["uri"][index]),
+                    int(batch["image_id"][index]),
+                    str(batch["shard"][index]),
+                    tuple(tuple(box) for box in json.loads(str(batch["boxes"][index]))),
+                )
             )
-            error = str(batch["error"][index]) or None
+            errors.append(str(batch["error"][index]) or None)
             image = None
-            if error is None:
+            if errors[-1] is None:
                 shape = (int(batch["height"][index]), int(batch["width"][index]), 3)
                 image = np.frombuffer(batch["pixels"][index], dtype=np.uint8).reshape(shape)
-            row = run_image(self.worker, task, image, error, self.store.stage)
+            images.append(image)
+        embeddings = self._embeddings(images)
+        for task, image, error, embedding in zip(tasks, images, errors, embeddings):
+            row = run_image(self.worker, task, image, error, self.store.stage, embedding)
             for key, value in (
                 ("shard", task.shard),
                 *row.to_dict().items(),
             ):
                 columns[key].append("" if value is None else value)
         return columns
+
+    def _embeddings(self, images: list[np.ndarray | None]) -> list[Any]:
+        """One embedding per decoded image from a single encoder pass (encoder batching), else Nones."""
+        decoded = [image for image in images if image is not None]
+        if not self.encoder_batch or len(decoded) < 2:
+            return [None] * len(images)
+        try:
+            computed = iter(self.worker.embeddings(decoded))
+        except Exception:  # noqa: BLE001 - e.g. out of memory for the batch: each image is encoded alone
+            return [None] * len(images)
+        return [None if image is None else next(computed) for image in images]

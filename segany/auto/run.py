@@ -19,7 +19,7 @@ from segany.auto.index import index_rows, write_index
 from segany.auto.manifest import ImageEntry, make_shards
 from segany.auto.model_source import ModelSource
 from segany.auto.plan import ShardTracker, plan_run
-from segany.auto.settings import RunSettings, model_fingerprint
+from segany.auto.settings import RunSettings, model_fingerprint, model_version_fingerprint
 from segany.auto.store import ShardStore
 from segany.auto.work import ImageRow, ImageWorker
 
@@ -63,6 +63,7 @@ def run_auto(
     shard_size: int = 64,
     engine: str = "local",
     overwrite: bool = False,
+    output_format: str = "sa1b",
     on_row: Callable[[ImageRow], None] | None = None,
     on_plan: Callable[[int, int], None] | None = None,
     **engine_options: Any,
@@ -79,6 +80,8 @@ def run_auto(
         engine: "local" (this process) or "ray" (see ``segany.auto.ray_engine.run_ray`` for its options).
             Both take ``worker_class``: the ImageWorker (sub)class that segments each image.
         overwrite: discard results of another model / other settings in ``out`` instead of refusing.
+        output_format: "sa1b" (an SA-1B json per image) or "parquet" (a mask table per shard, see
+            ``segany.formats.mask_table``); part of the settings.
         on_row: called with each image's row as it finishes (progress).
         on_plan: called once with (images to do, images skipped) before the engine starts.
 
@@ -91,11 +94,20 @@ def run_auto(
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     if boxes is not None and generator:
         raise ValueError("give generator settings (grid mode) or boxes (boxes mode), not both")
+    if output_format == "parquet":
+        from segany.formats.mask_table import require_pyarrow
+
+        require_pyarrow()  # before any work, not at the first shard's commit
     start = time.perf_counter()
     settings = (
-        RunSettings("boxes", shard_size, boxes_sha256=boxes_digest(boxes))
+        RunSettings("boxes", shard_size, boxes_sha256=boxes_digest(boxes), output_format=output_format)
         if boxes is not None
-        else RunSettings("grid", shard_size, generator=effective_generator_settings(generator or {}))
+        else RunSettings(
+            "grid",
+            shard_size,
+            generator=effective_generator_settings(generator or {}),
+            output_format=output_format,
+        )
     )
     # The driver of a Ray run only fingerprints the model: on the CPU, which a head node without GPUs has.
     model, description = (source if engine == "local" else replace(source, device="cpu")).load()
@@ -103,7 +115,11 @@ def run_auto(
         "settings": settings.to_dict(),
         "settings_sha256": settings.digest(),
         "model_fingerprint": model_fingerprint(model),
-        "model": description,
+        "model": str(description),
+        # For the data engine's import: a --model value that reproduces the model, and the fingerprint that
+        # `segany serve` and the engine's model versions give it (another hash than model_fingerprint).
+        "model_spec": description.spec,
+        "model_version_fingerprint": model_version_fingerprint(model),
     }
     output = Path(out)
     output.mkdir(parents=True, exist_ok=True)
@@ -137,7 +153,7 @@ def run_auto(
     committed = [
         (shard.name, tracker.committed[shard.name]) for shard in shards if shard.name in tracker.committed
     ]
-    rows = index_rows(committed)
+    rows = index_rows(committed, settings.output_format)
     write_index(output, rows)
     summary.errors = sum(row.error is not None for row in rows)
     summary.masks = sum(row.masks for row in rows)

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 # Bumped whenever the bytes written for the same inputs and settings change (record layout, ids, ...).
 OUTPUT_SCHEMA = 1
 MODES = ("grid", "boxes")
+# How masks are written: "sa1b" (a json per image, the default) or "parquet" (a mask table per shard).
+OUTPUT_FORMATS = ("sa1b", "parquet")
 # Generator arguments that are not settings of the result (the output form is fixed by the run).
 _NOT_SETTINGS = ("model", "point_grids", "output_mode")
 
@@ -34,12 +36,14 @@ class RunSettings:
         generator: every SamAutomaticMaskGenerator keyword argument as used (grid mode; empty for boxes).
         boxes_sha256: hash of the boxes given per image (boxes mode), None otherwise.
         shard_size: images per shard (it decides which files a shard writes).
+        output_format: "sa1b" (one SA-1B json per image) or "parquet" (one mask table per shard).
     """
 
     mode: str
     shard_size: int
     generator: Mapping[str, Any] = field(default_factory=dict)
     boxes_sha256: str | None = None
+    output_format: str = "sa1b"
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -48,10 +52,17 @@ class RunSettings:
             raise ValueError(f"shard_size must be a positive int, got {self.shard_size!r}")
         if (self.mode == "boxes") != (self.boxes_sha256 is not None):
             raise ValueError("boxes_sha256 must be given exactly when mode is 'boxes'")
+        if self.output_format not in OUTPUT_FORMATS:
+            raise ValueError(
+                f"output_format must be one of {', '.join(OUTPUT_FORMATS)}, got {self.output_format!r}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         document = asdict(self)
         document["generator"] = dict(self.generator)
+        if self.output_format == "sa1b":
+            # Left out for the default, so that SA-1B runs made before the Parquet output keep their hash.
+            del document["output_format"]
         return {"output_schema": OUTPUT_SCHEMA, **document}
 
     def digest(self) -> str:
@@ -87,6 +98,14 @@ def model_fingerprint(model: Sam) -> str:
             value = value.view(torch.int16)
         digest.update(value.numpy().tobytes())
     return digest.hexdigest()
+
+
+def model_version_fingerprint(model: Sam) -> str:
+    """The fingerprint `segany serve` and the data engine's model versions give ``model`` (weights and input
+    size, see ``segany.training.embedding_cache.model_fingerprint``), recorded so an import can name it."""
+    from segany.training.embedding_cache import model_fingerprint as serving_fingerprint
+
+    return serving_fingerprint(model, model.image_size)
 
 
 def sha256_json(document: Any) -> str:

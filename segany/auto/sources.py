@@ -46,6 +46,26 @@ def read_image(uri: str) -> np.ndarray:
         os.unlink(temporary)
 
 
+def read_bytes(uri: str) -> bytes:
+    """The encoded bytes of the file at ``uri`` (a local path or a URL), e.g. to store them elsewhere.
+
+    Raises:
+        ImageLoadError: missing, unreadable or too large; the message names ``uri``.
+    """
+    if is_url(uri):
+        return _read_url(uri)
+    path = Path(uri)
+    try:
+        size = path.stat().st_size
+        if size > MAX_REMOTE_BYTES:
+            raise ImageLoadError(uri, f"file of {size:,} bytes is above {MAX_REMOTE_BYTES:,}")
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise ImageLoadError(uri, "file not found") from None
+    except OSError as exc:
+        raise ImageLoadError(uri, f"cannot read ({exc})") from exc
+
+
 def _read_url(uri: str) -> bytes:
     try:
         return _read_with_pyarrow(uri)

@@ -6,14 +6,17 @@ Layout of OUT::
     staging/<shard>/            images finished in an unfinished shard (each file written atomically)
         <key>.json              the image's SA-1B json
         <key>.error.json        or its error row
-    shards/<shard>/             a finished shard: its staging folder, renamed
+    shards/<shard>/             a finished shard: its staging folder, renamed (SA-1B output)
+    shards/<shard>.parquet      or (Parquet output) the shard's mask table, built from its staging folder
     shards/<shard>.done.json    written last: model fingerprint, settings hash and one row per image
     index.jsonl                 the results index (see segany.auto.index)
     run_log.jsonl               one line per invocation: engine, times, summary (the only varying file)
 
 A shard counts as done only when its marker exists and names the run's model, settings and exactly the
 shard's image ids; otherwise it is redone, reusing the images already staged. ``<key>`` is the image id made
-safe as a file name (see ``file_key``).
+safe as a file name (see ``file_key``). Both output formats stage each image as its SA-1B json; a Parquet run
+turns a complete staging folder into ``<shard>.parquet`` (written under a temporary name, renamed), writes the
+marker, then removes the staging folder.
 """
 
 from __future__ import annotations
@@ -30,9 +33,9 @@ from urllib.parse import quote
 from segany.auto.manifest import Shard
 from segany.auto.settings import canonical_json, sha256_json
 from segany.auto.work import ImageRow, ImageTask
+from segany.formats.auto_run import INDEX_FILE, PARQUET_SUFFIX
 
 RUN_FILE = "run.json"
-INDEX_FILE = "index.jsonl"  # the results index (segany.auto.index reads and writes it)
 STAGING_DIR = "staging"
 SHARDS_DIR = "shards"
 DONE_SUFFIX = ".done.json"
@@ -66,6 +69,7 @@ class ShardStore:
         """``identity``: the run's settings, settings hash and model fingerprint (written to run.json)."""
         self.out = Path(out)
         self.identity = identity
+        self.output_format: str = identity["settings"].get("output_format", "sa1b")
 
     # ------------------------------------------------------------------ run identity
     def check_identity(self, overwrite: bool) -> None:
@@ -106,6 +110,10 @@ class ShardStore:
     def marker(self, shard: str) -> Path:
         return self.out / SHARDS_DIR / f"{shard}{DONE_SUFFIX}"
 
+    def table(self, shard: str) -> Path:
+        """The shard's Parquet mask table (Parquet output)."""
+        return self.out / SHARDS_DIR / f"{shard}{PARQUET_SUFFIX}"
+
     # ------------------------------------------------------------------ state
     def done_rows(self, shard: Shard) -> list[ImageRow] | None:
         """The shard's rows when its marker is valid for this run and these images, else None."""
@@ -136,6 +144,7 @@ class ShardStore:
             return {}
         shard = task_list[0].shard
         self.marker(shard).unlink(missing_ok=True)
+        self.table(shard).unlink(missing_ok=True)  # a table without its marker: rebuilt at the commit
         committed, staging = self.shard_dir(shard), self.staging_dir(shard)
         if committed.is_dir():
             if staging.exists():
@@ -183,15 +192,19 @@ class ShardStore:
             write_atomic(folder / f"{key}{ERROR_SUFFIX}", canonical_json(row.to_dict()).encode())
 
     def commit(self, shard: Shard, rows: list[ImageRow]) -> None:
-        """Rename the shard's staging folder to shards/<shard>, then write its done marker."""
+        """Publish the shard (rename its staging folder to shards/<shard>, or write shards/<shard>.parquet
+        from it), then write its done marker."""
         staging, target = self.staging_dir(shard.name), self.shard_dir(shard.name)
         staging.mkdir(parents=True, exist_ok=True)  # a shard may have no staged file only if it is empty
         for leftover in staging.glob(".*.tmp"):  # a writer killed mid-write (its image was redone)
             leftover.unlink(missing_ok=True)
-        if target.exists():
-            shutil.rmtree(target)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(staging, target)
+        if self.output_format == "parquet":
+            self._write_table(shard.name, rows)
+        else:
+            if target.exists():
+                shutil.rmtree(target)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(staging, target)
         marker = {
             "shard": shard.name,
             "settings_sha256": self.identity["settings_sha256"],
@@ -199,6 +212,23 @@ class ShardStore:
             "images": [row.to_dict() for row in rows],
         }
         write_atomic(self.marker(shard.name), (canonical_json(marker) + "\n").encode())
+        self.discard_staging(shard.name)
+
+    def _write_table(self, shard: str, rows: list[ImageRow]) -> None:
+        """shards/<shard>.parquet from the staged SA-1B jsons of the shard's images, in input order."""
+        from segany.formats.mask_table import mask_table_bytes, sa1b_document_rows
+
+        folder = self.staging_dir(shard)
+        table_rows = []
+        for row in rows:
+            if row.error is None:
+                table_rows.extend(sa1b_document_rows(_load(folder / f"{file_key(row.id)}.json")))
+        write_atomic(self.table(shard), mask_table_bytes(table_rows))
+
+    def discard_staging(self, shard: str) -> None:
+        """Remove the staging folder of a finished shard (Parquet output keeps none once the marker is in)."""
+        if self.output_format == "parquet":
+            shutil.rmtree(self.staging_dir(shard), ignore_errors=True)
 
     def tidy(self) -> None:
         """Remove staging folders left empty by committed shards."""
@@ -215,8 +245,11 @@ class ShardStore:
             handle.write(json.dumps(entry, sort_keys=True) + "\n")
 
 
-def output_file(shard: str, image_id: str, error: bool) -> str:
-    """Path of an image's committed output relative to OUT (posix)."""
+def output_file(shard: str, image_id: str, error: bool, output_format: str = "sa1b") -> str:
+    """Path of an image's committed output relative to OUT (posix); for Parquet output, its shard's table
+    (which has no rows for an image with an error: its error is in the index and the marker)."""
+    if output_format == "parquet":
+        return f"{SHARDS_DIR}/{shard}{PARQUET_SUFFIX}"
     suffix = ERROR_SUFFIX if error else ".json"
     return f"{SHARDS_DIR}/{shard}/{file_key(image_id)}{suffix}"
 

@@ -19,6 +19,7 @@ from segany.auto.boxes import Box
 from segany.auto.settings import RunSettings
 
 if TYPE_CHECKING:
+    from segany.embedding_file import ImageEmbedding
     from segany.modeling.sam import Sam
 
 OUTPUT_MODE = "coco_rle"
@@ -112,20 +113,39 @@ class ImageWorker:
         else:
             self.predictor = SamPredictor(model)
 
-    def document(self, task: ImageTask, image: np.ndarray) -> dict[str, Any]:
-        """The image's SA-1B json document (annotation ids 1, 2, ... in the generator's order)."""
+    def embeddings(self, images: Sequence[np.ndarray]) -> list[ImageEmbedding]:
+        """Whole-image embeddings of several images from one batched encoder pass (``SamPredictor
+        .set_image_batch``), for ``document``. Batched kernels may round differently from one image at a
+        time, so runs batch only where asked (the Ray engine: by default on CUDA)."""
+        from segany.predictor import SamPredictor
+
+        predictor = SamPredictor(self.model)
+        predictor.set_image_batch(list(images))
+        return predictor.image_embeddings()
+
+    def document(
+        self, task: ImageTask, image: np.ndarray, embedding: ImageEmbedding | None = None
+    ) -> dict[str, Any]:
+        """The image's SA-1B json document (annotation ids 1, 2, ... in the generator's order).
+
+        ``embedding``: the image's embedding by this model (from ``embeddings``), instead of encoding it here.
+        """
         from segany.formats import ImageInfo
         from segany.formats.sa1b import sa1b_document
 
         records = (
-            self.generator.generate(image) if self.settings.mode == "grid" else self._box_records(task, image)
+            self.generator.generate(image, embedding=embedding)
+            if self.settings.mode == "grid"
+            else self._box_records(task, image, embedding)
         )
         info = ImageInfo(
             task.id, width=int(image.shape[1]), height=int(image.shape[0]), image_id=task.image_id
         )
         return sa1b_document(records, info)
 
-    def _box_records(self, task: ImageTask, image: np.ndarray) -> list[dict[str, Any]]:
+    def _box_records(
+        self, task: ImageTask, image: np.ndarray, embedding: ImageEmbedding | None
+    ) -> list[dict[str, Any]]:
         """One record per box: the single-mask output, its predicted IoU and stability, XYWH bbox of the mask."""
         import torch
 
@@ -137,7 +157,10 @@ class ImageWorker:
         height, width = image.shape[:2]
         threshold = float(self.model.mask_threshold)
         records = []
-        self.predictor.set_image(image)
+        if embedding is not None:
+            self.predictor.set_image_embedding(embedding)
+        else:
+            self.predictor.set_image(image)
         try:
             for start in range(0, len(task.boxes), BOXES_PER_PASS):
                 boxes = np.asarray(task.boxes[start : start + BOXES_PER_PASS], dtype=np.float64)  # N x 4 XYXY
@@ -170,14 +193,22 @@ def run_image(
     image: np.ndarray | None,
     error: str | None,
     stage: Callable[[ImageTask, bytes | None, ImageRow], None],
+    embedding: ImageEmbedding | None = None,
 ) -> ImageRow:
-    """Segment one decoded image (or carry its decode error) and stage the outcome; returns its row."""
+    """Segment one decoded image (or carry its decode error) and stage the outcome; returns its row.
+
+    ``embedding``: the image's embedding when the caller encoded a batch of images at once.
+    """
     document: dict[str, Any] | None = None
     width = height = 0
     if image is not None:
         height, width = int(image.shape[0]), int(image.shape[1])
         try:
-            document = worker.document(task, image)
+            document = (
+                worker.document(task, image)
+                if embedding is None
+                else worker.document(task, image, embedding=embedding)
+            )
         except Exception as exc:  # noqa: BLE001 - one image's failure is its error row, the shard goes on
             error = describe_error(exc)
     masks = 0 if document is None else len(document["annotations"])

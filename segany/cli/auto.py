@@ -3,7 +3,8 @@
 INPUT is a folder, a glob, one image, a list file (.txt: one path or URL per line) or a manifest (.parquet,
 .csv or .jsonl with `id` and `uri` columns); URLs (s3://, gs://, ...) are read with pyarrow / fsspec once
 the store is configured. Every image gets an SA-1B json of all its masks (a point grid, as `segany
-everything`), or, with --boxes, one mask per given box (a detector's output -> masks).
+everything`), or, with --boxes, one mask per given box (a detector's output -> masks); with --format parquet,
+each shard gets one Parquet table of its masks instead (one row per mask, RLE counts).
 
 The work is cut into shards of --shard-size images; a finished shard is renamed into OUT/shards/ and marked
 done with the model fingerprint and a settings hash. Re-running the same command skips finished shards and
@@ -29,11 +30,15 @@ from segany.cli.common import (
 )
 from segany.cli.everything import PRESETS, add_generator_options, generator_settings
 
+OUTPUT_FORMATS = ("sa1b", "parquet")  # segany.auto.OUTPUT_FORMATS (not imported here: keeps --help light)
+
 EXAMPLES = """
   segany auto photos/ --out auto/ --preset fast
   segany auto manifest.parquet --out auto/ --engine ray --workers 2
   segany auto manifest.csv --out auto/ --engine ray --address ray://head:10001 --gpus-per-worker 1 --device cuda
   segany auto photos/ --out boxes/ --boxes detections.jsonl
+  segany auto manifest.jsonl --out auto/ --format parquet
+  segany engine import-auto engine_dir/ auto/ --project gulls   (review the masks in the data engine)
   (run the same command again to resume; finished shards are skipped)
 """
 DEFAULT_SHARD_SIZE = 64
@@ -63,7 +68,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--gpus-per-worker", type=finite_float, default=None, metavar="F", help="GPUs per actor (0)"
     )
     parser.add_argument(
-        "--batch-size", type=positive_int, default=None, metavar="N", help="images per actor call"
+        "--batch-size",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="images per actor call (encoded in one pass on CUDA)",
     )
     parser.add_argument(
         "--shard-size",
@@ -73,7 +82,17 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help=f"images per shard ({DEFAULT_SHARD_SIZE})",
     )
     parser.add_argument(
-        "--boxes", metavar="FILE", default=None, help="XYXY boxes per image id (.jsonl / .json)"
+        "--format",
+        dest="output_format",
+        choices=OUTPUT_FORMATS,
+        default=None,
+        help="sa1b: a json per image (default); parquet: a mask table per shard (one row per mask)",
+    )
+    parser.add_argument(
+        "--boxes",
+        metavar="FILE",
+        default=None,
+        help="XYXY boxes per image id (.jsonl / .json) or a COCO json of detections (XYWH)",
     )
     parser.add_argument(
         "--preset", choices=PRESETS, default=None, help="generator settings preset (flags override)"
@@ -139,6 +158,7 @@ def run(args: argparse.Namespace) -> int:
                 shard_size=args.shard_size or DEFAULT_SHARD_SIZE,
                 engine=engine,
                 overwrite=bool(args.overwrite),
+                output_format=args.output_format or "sa1b",
                 on_row=lambda row: bar.update(1),
                 on_plan=planned,
                 **options,

@@ -6,6 +6,8 @@
   serve PROJECT_DIR                 the annotation server (accounts, projects, jobs) on `segany serve`
   retrain PROJECT_DIR --project NAME --model-version V --out RUN --name NEW
                                     fine-tune on the project's accepted masks, register version NEW
+  import-auto PROJECT_DIR RUN_DIR --project NAME
+                                    a finished `segany auto` run's masks as automatic proposals for review
 
 Needs the engine extra: pip install "segany[engine]" (and the server extra for `serve`).
 """
@@ -27,6 +29,7 @@ EXAMPLES = """
   segany engine serve birds/ --model segany_small --port 8000
   segany engine retrain birds/ --project gulls --model-version 1 --out runs/r1 --name round1 --steps 300
   segany engine serve birds/ --model-version round1
+  segany engine import-auto birds/ auto_out/ --project gulls
 """
 PASSWORD_ENV = "SEGANY_PASSWORD"
 
@@ -92,6 +95,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     again.add_argument("--device", default="auto")
     again.set_defaults(run=run_retrain)
+    from segany.cli.engine_import import add_import_auto_parser
+
+    add_import_auto_parser(actions)
     return parser
 
 

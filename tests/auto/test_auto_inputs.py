@@ -103,6 +103,29 @@ def test_boxes_files_in_both_forms(tmp_path: Path) -> None:
         read_boxes(bad)
 
 
+def test_boxes_from_a_detectors_coco_json(tmp_path: Path) -> None:
+    """COCO's XYWH boxes become XYXY, by file_name; an image without detections gets no boxes."""
+    coco = {
+        "images": [{"id": 7, "file_name": "a.png"}, {"id": 9, "file_name": "sub/b.jpg"}],
+        "annotations": [
+            {"image_id": 7, "bbox": [1, 2, 10, 20], "score": 0.9, "category_id": 1},
+            {"image_id": 7, "bbox": [0.5, 0, 3, 4]},
+        ],
+        "categories": [{"id": 1, "name": "gull"}],
+    }
+    path = tmp_path / "detections.json"
+    path.write_text(json.dumps(coco, indent=2))
+    assert read_boxes(path) == {"a.png": [(1.0, 2.0, 11.0, 22.0), (0.5, 0.0, 3.5, 4.0)], "sub/b.jpg": []}
+    coco["annotations"].append({"image_id": 8, "bbox": [0, 0, 1, 1]})
+    path.write_text(json.dumps(coco))
+    with pytest.raises(ManifestError, match=r"annotations\[2\] needs an image_id listed in images"):
+        read_boxes(path)
+    coco["annotations"][2] = {"image_id": 9, "bbox": [0, 0, -1, 1]}
+    path.write_text(json.dumps(coco))
+    with pytest.raises(ManifestError, match="needs w, h >= 0"):
+        read_boxes(path)
+
+
 @pytest.mark.parametrize(
     ("image_id", "key"),
     [
@@ -133,3 +156,24 @@ def test_settings_hash_changes_with_every_setting() -> None:
     assert len({base.digest(), *(v.digest() for v in variants)}) == 4
     with pytest.raises(ValueError, match="boxes_sha256 must be given exactly"):
         RunSettings("boxes", 64)
+
+
+def test_urls_pyarrow_does_not_know_are_read_with_fsspec(photos: Path) -> None:
+    """memory:// is an fsspec filesystem pyarrow has no driver for: the fallback reads it, with the same
+    pixels as the local file and errors that name the URL."""
+    fsspec = pytest.importorskip("fsspec")
+    from segany.auto.sources import read_bytes, read_image
+    from segany.io import ImageLoadError, load_image
+
+    data = (photos / "img_00.png").read_bytes()
+    with fsspec.open("memory://segany-auto-test/img_00.png", "wb") as handle:
+        handle.write(data)
+    try:
+        assert read_bytes("memory://segany-auto-test/img_00.png") == data
+        assert (read_image("memory://segany-auto-test/img_00.png") == load_image(photos / "img_00.png")).all()
+        with pytest.raises(ImageLoadError, match="segany-auto-test/missing.png"):
+            read_image("memory://segany-auto-test/missing.png")
+        with pytest.raises(ImageLoadError, match="file not found"):
+            read_bytes(str(photos / "missing.png"))
+    finally:
+        fsspec.filesystem("memory").rm("/segany-auto-test", recursive=True)

@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from auto_testing import GRID, output_bytes, run_photos
 
 from segany.auto import (
+    ImageWorker,
     ModelSource,
     RunMismatchError,
     export_coco,
@@ -259,3 +261,75 @@ def test_command_line_runs_and_resumes(photos: Path, tiny_checkpoint: Path, tmp_
     assert "another settings" in capsys.readouterr().err
     assert main(argv + ["--workers", "2", "-q"]) == 1
     assert "--workers applies to --engine ray" in capsys.readouterr().err
+
+
+def test_encoder_batching_in_the_actor_matches_single_images(
+    photos: Path, tiny_checkpoint: Path, model, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """The Ray actor's call (run here without Ray) with encoder batching: one encoder pass for the batch, then
+    each image prompted; the masks equal those of single passes up to float rounding of batched kernels."""
+    from pycocotools import mask as coco_mask
+
+    from segany.auto import RunSettings, model_fingerprint
+    from segany.auto.ray_engine import _SegmentActor
+    from segany.auto.settings import effective_generator_settings
+
+    settings = RunSettings("grid", 4, generator=effective_generator_settings(GRID))
+    identity = {
+        "settings": settings.to_dict(),
+        "settings_sha256": "x",
+        "model_fingerprint": model_fingerprint(model),
+    }
+    names = ["img_00.png", "img_01.png", "img_03.png", "img_04.png"]  # img_03 is corrupt
+    images = [None if name == "img_03.png" else load_image(photos / name) for name in names]
+    batch = {
+        "id": np.array(names),
+        "uri": np.array([str(photos / name) for name in names]),
+        "image_id": np.arange(1, 5),
+        "shard": np.array(["000000"] * 4),
+        "boxes": np.array(["[]"] * 4),
+        "error": np.array(["" if image is not None else "cannot load image" for image in images]),
+        "height": np.array([0 if image is None else image.shape[0] for image in images]),
+        "width": np.array([0 if image is None else image.shape[1] for image in images]),
+        "pixels": np.array([b"" if image is None else image.tobytes() for image in images], dtype=object),
+    }
+    outputs = {}
+    for batched in (False, True):
+        actor = _SegmentActor(
+            ModelSource(str(tiny_checkpoint)),
+            settings,
+            str(tmp_path / str(batched)),
+            identity,
+            ImageWorker,
+            batched,
+        )
+        encoded: list[int] = []
+        actor.worker.embeddings = _counting(actor.worker.embeddings, encoded)  # type: ignore[method-assign]
+        columns = actor(batch)
+        assert columns["error"] == ["", "", "cannot load image", ""] and encoded == ([3] if batched else [])
+        outputs[batched] = [
+            json.loads((tmp_path / str(batched) / "staging" / "000000" / f"{name}.json").read_text())
+            for name in names
+            if name != "img_03.png"
+        ]
+    for single, batched_doc in zip(outputs[False], outputs[True]):
+        assert len(single["annotations"]) == len(batched_doc["annotations"]) > 0
+        for a, b in zip(single["annotations"], batched_doc["annotations"]):
+            masks = [
+                coco_mask.decode(
+                    {"size": x["segmentation"]["size"], "counts": x["segmentation"]["counts"].encode()}
+                )
+                for x in (a, b)
+            ]
+            assert (masks[0] != masks[1]).sum() <= 0.001 * masks[0].size
+            assert b["predicted_iou"] == pytest.approx(a["predicted_iou"], abs=1e-4)
+
+
+def _counting(embeddings: Any, log: list[int]) -> Any:
+    """``embeddings`` that also logs how many images each call encodes."""
+
+    def counted(images: list[np.ndarray]) -> Any:
+        log.append(len(images))
+        return embeddings(images)
+
+    return counted

@@ -73,6 +73,20 @@ def test_ray_gives_the_local_engines_bytes(
     assert "shards/000001/img_03.png.error.json" in reference  # the corrupt photo is an error row
 
 
+def test_ray_writes_the_local_engines_parquet_tables(
+    cluster: Any, photos: Path, tiny_checkpoint: Path, tmp_path: Path
+) -> None:
+    pytest.importorskip("pyarrow.parquet")
+    local = local_reference(photos, tmp_path / "local", tiny_checkpoint, SHARD, output_format="parquet")
+    run_photos(
+        photos, tmp_path / "ray", tiny_checkpoint, SHARD, engine="ray", workers=2, output_format="parquet"
+    )
+    assert sorted(name for name in local if name.endswith(".parquet")) == [
+        f"shards/{index:06d}.parquet" for index in range(5)
+    ]
+    assert output_bytes(tmp_path / "ray") == local
+
+
 DRIVER = """
 import sys
 import ray

@@ -107,6 +107,26 @@ def test_set_image_batch_and_predict_batch(encoded: Encoded, reduced_twins: tupl
         predictor.predict(p1["positive"], np.array([1]))
 
 
+def test_image_embeddings_of_a_batch_answer_like_the_oracle(encoded: Encoded, reduced_twins: tuple) -> None:
+    """Each embedding of a batch, set alone, answers as the oracle on that image (batched kernels may round
+    differently from one image at a time, so within the shared tolerance, not bit for bit)."""
+    _, ours_model = reduced_twins
+    pairs = [encoded("chelsea.jpg"), encoded("rocket_portrait.jpg")]
+    batch = SamPredictor(ours_model)
+    batch.set_image_batch([pair.image for pair in pairs])
+    records = batch.image_embeddings(model_name="reduced")
+    assert [record.original_size for record in records] == [(pair.height, pair.width) for pair in pairs]
+    assert [record.input_size for record in records] == [tuple(pair.oracle.input_size) for pair in pairs]
+    single = SamPredictor(ours_model)
+    for pair, record in zip(pairs, records):
+        assert record.model == "reduced" and record.embedding.shape == (1, 256, 64, 64)
+        single.set_image_embedding(record)
+        p = image_prompts(pair.height, pair.width)
+        got = single.predict(p["positive"], np.array([1]), multimask_output=True)
+        ref = pair.oracle.predict(p["positive"], np.array([1]), multimask_output=True, return_logits=True)
+        assert_prediction_matches(got, ref, "embedding from a batch")
+
+
 def test_saved_embedding_answers_like_the_live_one(
     encoded: Encoded, reduced_twins: tuple, tmp_path: Path
 ) -> None:
