@@ -144,7 +144,9 @@ def _answer(
             "rejected": len(decided) - kept,
             "rate": kept / len(decided) if decided else None,
         }
-    names = dict(db.execute(select(ModelVersion.id, ModelVersion.name)).tuples().all())
+    names: dict[int, str] = {
+        row.id: row.name for row in db.execute(select(ModelVersion.id, ModelVersion.name))
+    }
     version_ids = sorted({version for _, version in by_version}, key=lambda v: (v is None, v or 0))
     return {
         "images": len(images),
