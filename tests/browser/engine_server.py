@@ -42,7 +42,9 @@ def seed_project(root: Path, photos: list[Path], url: str | None = None) -> dict
 
 
 @contextmanager
-def engine_serving(project_dir: Path, sam: Any, cache_dir: Path) -> Iterator[tuple[str, Any]]:
+def engine_serving(
+    project_dir: Path, sam: Any, cache_dir: Path, model_name: str = "vit_tiny", model_source: str = "random"
+) -> Iterator[tuple[str, Any]]:
     """`with engine_serving(folder, sam, cache) as (url, app):` uvicorn in a thread, stopped on exit."""
     import uvicorn
 
@@ -53,8 +55,8 @@ def engine_serving(project_dir: Path, sam: Any, cache_dir: Path) -> Iterator[tup
         project_dir,
         ServerSettings(cache_dir=cache_dir, export_decoder_at_start=False),
         sam=sam,
-        model_name="vit_tiny",
-        model_source="random",
+        model_name=model_name,
+        model_source=model_source,
     )
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))

@@ -67,7 +67,9 @@ def events(app: Any, kind: str) -> list[Any]:
 
     with app.state.engine.store.session() as db:
         found = list(
-            db.scalars(select(AnnotationEvent).where(AnnotationEvent.kind == kind).order_by(AnnotationEvent.id))
+            db.scalars(
+                select(AnnotationEvent).where(AnnotationEvent.kind == kind).order_by(AnnotationEvent.id)
+            )
         )
         db.expunge_all()
     return found
@@ -119,7 +121,9 @@ def stroke(page: Page, points: list[tuple[float, float]]) -> None:
 
 def disc(height: int, width: int, x: float, y: float, radius: float) -> np.ndarray:
     yy, xx = np.mgrid[:height, :width]
-    return (xx + 0.5 - x) ** 2 + (yy + 0.5 - y) ** 2 <= (radius - 2.5) ** 2  # slack: the mouse lands on whole CSS pixels
+    return (xx + 0.5 - x) ** 2 + (yy + 0.5 - y) ** 2 <= (
+        radius - 2.5
+    ) ** 2  # slack: the mouse lands on whole CSS pixels
 
 
 def run_job(page: Page, kind: str, only_this: bool) -> None:

@@ -23,7 +23,9 @@ def upload(client: UserClient, project_id: int, seed: int) -> int:
     return int(answer.json()["id"])
 
 
-def accept(client: UserClient, image_id: int, key: str, clicks: int, seconds: float, k: int) -> dict[str, Any]:
+def accept(
+    client: UserClient, image_id: int, key: str, clicks: int, seconds: float, k: int
+) -> dict[str, Any]:
     answer = client.post(
         f"/api/engine/projects/{A}/images/{image_id}/annotations",
         json={
@@ -151,7 +153,10 @@ def test_dashboard_numbers(engine_app_any_db: Any) -> None:
     assert stages["assisted-manual"]["masks"] == 3
     assert stages["assisted-manual"]["seconds_per_mask"] == pytest.approx((12 + 4 + 6) / 3)
     assert stages["assisted-manual"]["clicks_per_mask"] == pytest.approx(2.0)
-    assert (stages["semi-automatic"]["seconds_per_mask"], stages["semi-automatic"]["clicks_per_mask"]) == (20, 4)
+    assert (stages["semi-automatic"]["seconds_per_mask"], stages["semi-automatic"]["clicks_per_mask"]) == (
+        20,
+        4,
+    )
     assert (stages["fix"]["seconds_per_mask"], stages["fix"]["clicks_per_mask"]) == (5, 2)
     versions = {(row["stage"], row["model_version_id"]): row for row in data["by_model_version"]}
     assert versions[("assisted-manual", v1)]["seconds_per_mask"] == pytest.approx(8.0)

@@ -26,7 +26,7 @@ export class AnnotationList {
       return;
     }
     this.list.replaceChildren(...rows.map((row) => {
-      const colour = row.status === 'proposed' ? (row.source === 'automatic' ? 3 : 7) : row.id;
+      const colour = row.id; // as the stage draws it
       const score = row.predicted_iou === null ? '' : ` · IoU ${row.predicted_iou.toFixed(2)}`;
       const button = (action, text, title, handler) =>
         el('button', { type: 'button', dataset: { action }, title,

@@ -204,7 +204,7 @@ export class ProjectEditor {
   drawAnnotations() {
     const objects = this.rows.map((row) => ({
       id: row.id,
-      colourIndex: row.status === 'proposed' ? (row.source === 'automatic' ? 3 : 7) : row.id,
+      colourIndex: row.id,
       mask: this.masks.get(row.id).mask,
       hidden: this.fixing?.row.id === row.id,
     }));
