@@ -128,7 +128,7 @@ def _answer(
         {"image_id": image_id, "file_name": name, "accepted": accepted_per_image.get(image_id, 0)}
         for image_id, name in images
     ]
-    accepted = sum(row["accepted"] for row in per_image)
+    accepted = sum(accepted_per_image.get(image_id, 0) for image_id, _ in images)
     acceptance = {}
     for source in MODEL_SOURCES:
         mine = [mask for mask in masks.values() if mask.source == source]

@@ -209,8 +209,8 @@ def main() -> None:
         ids = seed_project(root / "project", photos)
         register_demo_versions(root / "project")
         sam = load_pretrained(args.model).eval()
-        with engine_serving(root / "project", sam, root / "cache", args.model, "bundled") as (url, app):
-            with sync_playwright() as playwright:
+        serving = engine_serving(root / "project", sam, root / "cache", args.model, "bundled")
+        with serving as (url, app), sync_playwright() as playwright:
                 browser = playwright.chromium.launch(
                     executable_path=shutil.which("chromium"), args=["--no-sandbox"]
                 )

@@ -330,3 +330,45 @@ def download(page: Page, format_name: str) -> dict[str, bytes]:
     assert path is not None
     with zipfile.ZipFile(io.BytesIO(Path(path).read_bytes())) as archive:
         return {name: archive.read(name) for name in archive.namelist()}
+
+
+def test_engine_page_modules_against_pycocotools_and_numpy(
+    page: Page, engine: tuple[str, Any, dict[str, int]]
+) -> None:
+    """The page decodes the engine's compressed RLE strings itself, and paints brush discs: both checked here
+    against pycocotools and a numpy disc."""
+    url = engine[0]
+    page.goto(f"{url}/static/engine.html#/none")
+    rng = np.random.default_rng(5)
+    for height, width in ((37, 53), (300, 451), (1, 7)):
+        mask = np.zeros((height, width), dtype=np.uint8)
+        for _ in range(6):  # blobs, and a long run (counts > 2^10 need several characters)
+            y, x = rng.integers(0, height), rng.integers(0, width)
+            mask[max(0, y - 20) : y + 20, max(0, x - 30) : x + 30] = 1
+        mask[0, 0] = rng.integers(0, 2)
+        compressed = mask_utils.encode(np.asfortranarray(mask))
+        decoded = page.evaluate(
+            """async ({size, counts}) => {
+                const client = await import('/static/js/engine/client.js');
+                const rle = await import('/static/js/rle.js');
+                return Array.from(rle.rleToMask(client.uncompressedRle({size, counts})).data);
+            }""",
+            {"size": [height, width], "counts": compressed["counts"].decode()},
+        )
+        np.testing.assert_array_equal(np.array(decoded, dtype=np.uint8).reshape(height, width), mask)
+    for cx, cy, radius, value in ((10.3, 7.8, 5.0, 1), (0.0, 0.0, 3.5, 1), (30.5, 20.5, 12.0, 0)):
+        base = (rng.random((40, 60)) < 0.5).astype(np.uint8)
+        painted, changed = page.evaluate(
+            """async ({data, cx, cy, radius, value}) => {
+                const brush = await import('/static/js/engine/brush.js');
+                const mask = {width: 60, height: 40, data: Uint8Array.from(data)};
+                const changed = brush.paintDisc(mask, cx, cy, radius, value);
+                return [Array.from(mask.data), changed];
+            }""",
+            {"data": base.reshape(-1).tolist(), "cx": cx, "cy": cy, "radius": radius, "value": value},
+        )
+        yy, xx = np.mgrid[:40, :60]
+        inside = (xx + 0.5 - cx) ** 2 + (yy + 0.5 - cy) ** 2 <= radius**2  # pixel centres in the disc
+        expected = np.where(inside, value, base)
+        np.testing.assert_array_equal(np.array(painted, dtype=np.uint8).reshape(40, 60), expected)
+        assert changed == int((expected != base).sum())
