@@ -211,12 +211,12 @@ def main() -> None:
         sam = load_pretrained(args.model).eval()
         serving = engine_serving(root / "project", sam, root / "cache", args.model, "bundled")
         with serving as (url, app), sync_playwright() as playwright:
-                browser = playwright.chromium.launch(
-                    executable_path=shutil.which("chromium"), args=["--no-sandbox"]
-                )
-                page = browser.new_page(viewport={"width": 1360, "height": 820})
-                run(page, url, app, ids["Photos"], args.out)
-                browser.close()
+            browser = playwright.chromium.launch(
+                executable_path=shutil.which("chromium"), args=["--no-sandbox"]
+            )
+            page = browser.new_page(viewport={"width": 1360, "height": 820})
+            run(page, url, app, ids["Photos"], args.out)
+            browser.close()
 
 
 if __name__ == "__main__":
