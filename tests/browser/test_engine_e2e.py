@@ -126,6 +126,16 @@ def disc(height: int, width: int, x: float, y: float, radius: float) -> np.ndarr
     ) ** 2  # slack: the mouse lands on whole CSS pixels
 
 
+def inside_point(mask: np.ndarray, min_y: int) -> tuple[int, int]:
+    """(x, y) with y >= min_y whose stroke to (x + 20, y), 8 px wide on each side, lies inside `mask`."""
+    height, width = mask.shape
+    for y in range(max(min_y, 8), height - 8, 4):
+        for x in range(8, width - 28, 4):
+            if mask[y - 8 : y + 9, x - 8 : x + 29].all():
+                return x, y
+    raise AssertionError("the pre-filled mask has no room for an eraser stroke")
+
+
 def run_job(page: Page, kind: str, only_this: bool) -> None:
     page.select_option("#job-kind", kind)
     for selector, value in LOOSE.items():
@@ -219,8 +229,15 @@ def test_one_loop_of_the_data_engine(page: Page, engine: tuple[str, Any, dict[st
     page.evaluate("window.seganyEngine.radius = 6")
     page.keyboard.press("b")
     stroke(page, [(30, 30), (90, 30)])
+    before = stored(target)
+    ex, ey = inside_point(before, 60)  # an eraser stroke (ex, ey) -> (ex + 20, ey) inside the mask
+    page.keyboard.press("e")
+    stroke(page, [(ex, ey), (ex + 20, ey)])
     mine = decode_rle(page.evaluate("window.seganyEngine.fixingRle()"))
-    assert (mine & ~stored(target)).any() and (mine | stored(target)).sum() == mine.sum()
+    brushed = disc(*mine.shape, 30, 30, 6) | disc(*mine.shape, 90, 30, 6)
+    erased = disc(*mine.shape, ex, ey, 6) | disc(*mine.shape, ex + 20, ey, 6)
+    assert mine[brushed].all() and not mine[erased].any()
+    assert (mine & ~before).any()
     with app.state.engine.store.transaction() as db:  # another annotator's label change lands first
         from segany.engine import annotating
 
@@ -235,7 +252,7 @@ def test_one_loop_of_the_data_engine(page: Page, engine: tuple[str, Any, dict[st
     assert fixed.status == "accepted" and fixed.version == target.version + 2
     np.testing.assert_array_equal(stored(fixed), mine)
     edits = [event for event in events(app, "edit") if event.payload.get("mask_changed")]
-    assert len(edits) == 1 and edits[0].payload["clicks"] == 1 and edits[0].payload["source"] == "prefilled"
+    assert len(edits) == 1 and edits[0].payload["clicks"] == 2 and edits[0].payload["source"] == "prefilled"
     # keep one, delete one (buttons of the list)
     keep, drop = prefilled[1], prefilled[-1] if len(prefilled) > 2 else None
     page.click(f"#annotation-list li[data-id='{keep.id}'] button[data-action=keep]")

@@ -48,8 +48,10 @@ async function route() {
   app.projects = await client.projects();
   const match = /^#\/p\/(\d+)(?:\/(review|dashboard))?$/.exec(window.location.hash);
   const project = match ? app.projects.find((p) => p.id === Number(match[1])) : null;
+  const role = app.user.role;
   for (const link of document.querySelectorAll('nav.pages a[data-page]')) {
-    link.hidden = !project;
+    const page = link.dataset.page;
+    link.hidden = !project || (page === 'editor' && role === 'reviewer') || (page === 'review' && role === 'annotator');
     if (project) link.href = `#/p/${project.id}${link.dataset.page === 'editor' ? '' : `/${link.dataset.page}`}`;
   }
   if (!project) {
