@@ -88,11 +88,8 @@ async function main() {
   bindLogin($('login-form'), loggedIn, setStatus);
   $('logout').addEventListener('click', async () => {
     await client.logout().catch(() => {});
-    client.setCsrf('');
-    app.user = null;
-    $('who').textContent = '';
-    $('logout').hidden = true;
-    show('login');
+    // A fresh page for the next user: nothing of this one's editor (canvases, caches, listeners) stays.
+    window.location.replace('/engine');
   });
   window.addEventListener('hashchange', () => route().catch(report));
   document.addEventListener('keydown', onKey);
