@@ -115,9 +115,13 @@ def create(db: Session, image: Image, new: NewAnnotation, user_id: int | None) -
             raise
         return existing, False
     kind = "import" if new.imported else "accept" if new.source == "manual" else new.source
-    record_event(
-        db, image.project_id, kind, user_id, image.id, row.id, {"clicks": clicks, "seconds": seconds}
-    )
+    payload = {
+        "clicks": clicks,
+        "seconds": seconds,
+        "source": new.source,
+        "model_version_id": new.model_version_id,
+    }
+    record_event(db, image.project_id, kind, user_id, image.id, row.id, payload)
     return row, True
 
 
@@ -128,9 +132,12 @@ def update_mask(
     user_id: int | None,
     segmentation: Any | None = None,
     label: str | None = None,
+    clicks: int | None = None,
+    seconds: float | None = None,
 ) -> Annotation:
     """Replace the mask and/or label of `annotation` if nobody changed it since `version`; an edit of a
-    model's mask also accepts it (the annotator fixed it)."""
+    model's mask also accepts it (the annotator fixed it). `clicks` / `seconds`: the fix's brush strokes and
+    time as the client measured them (kept in the edit event for the dashboard)."""
     values: dict[str, Any] = {
         "updated_at": utc_now(),
         "version": Annotation.version + 1,
@@ -140,8 +147,16 @@ def update_mask(
         values.update(_mask_columns(stored_mask(segmentation, annotation.height, annotation.width)))
     if label is not None:
         values["label"] = label
+    source = annotation.source
     _guarded_update(db, annotation, version, values)
-    record_event(db, annotation.project_id, "edit", user_id, annotation.image_id, annotation.id)
+    payload = {
+        "clicks": clicks,
+        "seconds": seconds,
+        "source": source,
+        "mask_changed": segmentation is not None,
+        "model_version_id": annotation.model_version_id,
+    }
+    record_event(db, annotation.project_id, "edit", user_id, annotation.image_id, annotation.id, payload)
     return annotation
 
 
@@ -164,7 +179,8 @@ def decide(db: Session, annotation: Annotation, version: int, user_id: int | Non
 def remove(db: Session, annotation: Annotation, version: int, user_id: int | None) -> Annotation:
     """Delete = mark rejected (kept for acceptance rates and the event history)."""
     _guarded_update(db, annotation, version, {"status": "rejected", "version": Annotation.version + 1})
-    record_event(db, annotation.project_id, "delete", user_id, annotation.image_id, annotation.id)
+    payload = {"source": annotation.source, "model_version_id": annotation.model_version_id}
+    record_event(db, annotation.project_id, "delete", user_id, annotation.image_id, annotation.id, payload)
     return annotation
 
 

@@ -7,9 +7,9 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Response
 
-from segany.engine import annotating, projects, review
+from segany.engine import annotating, dashboard, projects, review
 from segany.engine.annotating import NewAnnotation
-from segany.engine.api.deps import CurrentUser, Db
+from segany.engine.api.deps import CurrentUser, Db, Engine
 from segany.engine.api.schemas import (
     Decision,
     EditAnnotation,
@@ -32,9 +32,17 @@ def list_annotations(
 
 @router.post("/images/{image_id}/annotations", status_code=201)
 def accept(
-    project_id: int, image_id: int, body: NewAnnotationBody, response: Response, user: CurrentUser, db: Db
+    project_id: int,
+    image_id: int,
+    body: NewAnnotationBody,
+    response: Response,
+    user: CurrentUser,
+    db: Db,
+    engine: Engine,
 ) -> dict[str, Any]:
-    """Accept a mask the annotator made; a retry with the same idempotency_key answers 200 with the same row."""
+    """Accept a mask the annotator made; a retry with the same idempotency_key answers 200 with the same row.
+    The mask is credited to the server's model version (the model that assisted: the dashboard's per-version
+    time per mask)."""
     with db.begin():
         projects.check_access(db, user, project_id, "annotate")
         image = projects.get_image(db, project_id, image_id)
@@ -45,6 +53,7 @@ def accept(
             idempotency_key=body.idempotency_key,
             clicks=body.clicks,
             seconds=body.seconds,
+            model_version_id=engine.model_version_id,
         )
         row, created = annotating.create(db, image, new, user.id)
         if not created:
@@ -60,7 +69,10 @@ def edit(
         projects.check_access(db, user, project_id, "annotate")
         row = annotating.get(db, project_id, annotation_id)
         mask = body.mask.model_dump() if body.mask is not None else None
-        return annotation_json(annotating.update_mask(db, row, body.version, user.id, mask, body.label))
+        changed = annotating.update_mask(
+            db, row, body.version, user.id, mask, body.label, clicks=body.clicks, seconds=body.seconds
+        )
+        return annotation_json(changed)
 
 
 @router.delete("/annotations/{annotation_id}")
@@ -117,3 +129,11 @@ def precision(
 def stats(project_id: int, user: CurrentUser, db: Db) -> dict[str, Any]:
     projects.check_access(db, user, project_id, "read")
     return review.project_stats(db, project_id)
+
+
+@router.get("/dashboard")
+def dashboard_numbers(project_id: int, user: CurrentUser, db: Db) -> dict[str, Any]:
+    """Masks per image, seconds and clicks per mask by stage and model version, acceptance rates: all from
+    the project's annotation events (see `segany.engine.dashboard`)."""
+    projects.check_access(db, user, project_id, "read")
+    return dashboard.dashboard(db, project_id)

@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from segany.engine import accounts
 from segany.engine.api import annotation_routes, auth_routes, job_routes, project_routes, transfer_routes
 from segany.engine.api.deps import CSRF_HEADER, MUTATING, SESSION_COOKIE, EngineState
+from segany.engine.api.page_routes import add_engine_page
 from segany.engine.errors import EngineError, Forbidden, NotFound, Unauthorized
 from segany.engine.jobs import JobRunner
 from segany.engine.models import Image, Membership
@@ -42,6 +43,7 @@ def mount_engine(
     app.state.engine = EngineState(store, runner, model_version_id, secure_cookies)
     for module in (auth_routes, project_routes, annotation_routes, job_routes, transfer_routes):
         app.include_router(module.router)
+    add_engine_page(app)
 
     @app.exception_handler(EngineError)
     async def _engine_error(request: Request, exc: EngineError) -> JSONResponse:

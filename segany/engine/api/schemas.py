@@ -47,6 +47,8 @@ class EditAnnotation(BaseModel):
     version: int
     mask: Rle | None = None
     label: str | None = Field(default=None, max_length=128)
+    clicks: int | None = Field(default=None, ge=0, description="brush/eraser strokes of this fix")
+    seconds: float | None = Field(default=None, ge=0, description="time the fix took, client-measured")
 
 
 class Decision(BaseModel):

@@ -2,6 +2,11 @@
 // Every mutating request carries `X-Segany-Client: 1` (the server's CSRF guard).
 
 const CLIENT_HEADER = { 'X-Segany-Client': '1' };
+let sessionHeaders = {}; // a project server's login adds its CSRF token here (js/engine/client.js)
+
+export function setSessionHeaders(headers) {
+  sessionHeaders = { ...headers };
+}
 
 export class ApiError extends Error {
   constructor(status, detail, field) {
@@ -32,7 +37,7 @@ async function getJson(url, options = {}) {
 }
 
 async function send(method, url, body, options = {}) {
-  const headers = { ...CLIENT_HEADER };
+  const headers = { ...CLIENT_HEADER, ...sessionHeaders };
   let payload = body;
   if (body !== undefined && !(body instanceof FormData)) {
     headers['Content-Type'] = 'application/json';
