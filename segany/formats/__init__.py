@@ -21,6 +21,7 @@ from segany.formats.masks_codec import (
     convert_segmentation,
     mask_to_coco_rle,
     mask_to_uncompressed_rle,
+    rle_counts,
     segmentation_to_coco_rle,
     segmentation_to_mask,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "polygons_to_mask",
     "read_coco",
     "read_png_csv",
+    "rle_counts",
     "read_records",
     "read_sa1b",
     "read_yolo",

@@ -93,6 +93,30 @@ export async function predict(id, body) {
   return (await send('POST', `${imagePath(id)}/predict`, body)).json();
 }
 
+// The hover answer: the best candidate for one positive point at original pixel (x, y), as binary RLE.
+// -> {size: [H, W], counts: Uint32Array (column-major runs, background first), score, index, serverMs}
+export async function hover(id, x, y) {
+  const response = await send('POST', `${imagePath(id)}/hover`, { x, y });
+  const counts = new Uint32Array(await response.arrayBuffer()); // little-endian, as every browser CPU
+  return {
+    size: parseSize(response.headers.get('X-Mask-Size'), 'X-Mask-Size'),
+    counts,
+    score: Number.parseFloat(response.headers.get('X-Score')),
+    index: Number.parseInt(response.headers.get('X-Candidate'), 10),
+    serverMs: serverTiming(response.headers.get('Server-Timing')),
+  };
+}
+
+// 'decode;dur=3.1, rle;dur=0.4' -> {decode: 3.1, rle: 0.4}
+function serverTiming(header) {
+  const stages = {};
+  for (const part of (header ?? '').split(',')) {
+    const match = /^\s*([\w-]+)\s*;\s*dur=([\d.]+)/.exec(part);
+    if (match) stages[match[1]] = Number.parseFloat(match[2]);
+  }
+  return stages;
+}
+
 // overrides: optional generator settings next to the preset (points_per_side, pred_iou_thresh, ...)
 export async function startEverything(id, preset, overrides = {}) {
   return (await send('POST', `${imagePath(id)}/everything`, { preset, ...overrides })).json();

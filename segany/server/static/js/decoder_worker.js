@@ -97,31 +97,49 @@ function promptTensors(image, points, labels, box) {
   };
 }
 
+// The full decoder's feeds that never change: the empty mask input (prompts without previous logits when
+// the cached pair is absent) and the 1 x 1 upscaling target. Made once, not per prompt.
+let constantFeeds = null;
+
+function fullDecoderFeeds(image, prompt, maskInput) {
+  if (!constantFeeds) {
+    constantFeeds = {
+      noMask: new ort.Tensor('float32', new Float32Array(model.lowRes * model.lowRes), [1, 1, model.lowRes, model.lowRes]),
+      hasNoMask: new ort.Tensor('float32', Float32Array.of(0), [1]),
+      hasMask: new ort.Tensor('float32', Float32Array.of(1), [1]),
+      // decoder.onnx's own upscaling is not used (the chosen mask is upsampled below): a 1 x 1 target keeps
+      // its last resize cheap (decoder_lowres.onnx has no such input).
+      origSize: new ort.Tensor('float32', Float32Array.of(1, 1), [2]),
+    };
+  }
+  return {
+    image_embeddings: image.tensor,
+    ...prompt,
+    mask_input: maskInput
+      ? new ort.Tensor('float32', maskInput, [1, 1, model.lowRes, model.lowRes])
+      : constantFeeds.noMask,
+    has_mask_input: maskInput ? constantFeeds.hasMask : constantFeeds.hasNoMask,
+    orig_im_size: constantFeeds.origSize,
+  };
+}
+
+// want 'best' (hover): only the best candidate is upsampled and nothing is kept for refinement (ref null);
+// 'all': every candidate, and their low-res logits kept under the returned ref.
 async function decode({ imageId, points, labels, box, previous, multimask, want }) {
   const image = images.get(imageId);
   if (!image) throw new Error(`image ${imageId} has no embedding in the browser decoder`);
   const area = model.lowRes * model.lowRes;
-  const maskInput = new Float32Array(area);
-  let hasMask = 0;
+  let maskInput = null; // L x L logits of the refined prediction
   if (previous) {
     const earlier = logits.get(previous.ref);
     if (earlier && earlier.imageId === imageId && earlier.lowRes[previous.index]) {
-      maskInput.set(earlier.lowRes[previous.index]);
-      hasMask = 1;
+      maskInput = earlier.lowRes[previous.index];
     }
   }
   const prompt = promptTensors(image, points, labels, box);
-  const useCached = hasMask === 0 && image.terms !== null;
+  const useCached = maskInput === null && image.terms !== null;
   const session = useCached ? sessions.cached : sessions.decoder;
-  const available = useCached ? { ...prompt, ...image.terms } : {
-    image_embeddings: image.tensor,
-    ...prompt,
-    mask_input: new ort.Tensor('float32', maskInput, [1, 1, model.lowRes, model.lowRes]),
-    has_mask_input: new ort.Tensor('float32', Float32Array.of(hasMask), [1]),
-    // decoder.onnx's own upscaling is not used (the chosen mask is upsampled below): a 1 x 1 target keeps
-    // its last resize cheap (decoder_lowres.onnx has no such input).
-    orig_im_size: new ort.Tensor('float32', Float32Array.of(1, 1), [2]),
-  };
+  const available = useCached ? { ...prompt, ...image.terms } : fullDecoderFeeds(image, prompt, maskInput);
   const started = performance.now();
   const out = await session.run(feedsFor(session, available));
   const decodeMs = performance.now() - started;
@@ -130,23 +148,30 @@ async function decode({ imageId, points, labels, box, previous, multimask, want 
   // With the 4-token decoder, token 0 is the multi-prompt mask and tokens 1..3 the candidates.
   const tokens = model.multimask ? (multimask ? [1, 2, 3] : [0]) : [0];
   const scores = tokens.map((t) => iou[t]);
-  const candidates = tokens.map((t) => low.slice(t * area, (t + 1) * area));
   const best = scores.indexOf(Math.max(...scores));
-  const ref = nextRef++;
-  remember(logits, ref, { imageId, lowRes: candidates }, MAX_LOGITS);
-  const indices = want === 'best' ? [best] : candidates.map((_, i) => i);
+  const indices = want === 'best' ? [best] : tokens.map((_, i) => i);
+  // Views into the output (no copy) for the upsampling; copies only of what is kept for refinement.
+  const view = (i) => low.subarray(tokens[i] * area, (tokens[i] + 1) * area);
+  let ref = null;
+  if (want !== 'best') {
+    ref = nextRef++;
+    remember(logits, ref, { imageId, lowRes: tokens.map((_, i) => view(i).slice()) }, MAX_LOGITS);
+  }
   const masks = {};
   const transfer = [];
   if (!scratch || scratch.length < model.lowRes * image.originalSize[1]) {
     scratch = new Float32Array(model.lowRes * image.originalSize[1]);
   }
+  const upsampleStart = performance.now();
   for (const i of indices) {
-    const mask = upsampleMask(image.plan, candidates[i], scratch);
+    const mask = upsampleMask(image.plan, view(i), scratch);
     masks[i] = mask;
     transfer.push(mask.data.buffer);
   }
+  const upsampleMs = performance.now() - upsampleStart;
   for (const tensor of Object.values(out)) tensor.dispose?.();
-  return { result: { ref, scores, best, masks, decodeMs, graph: useCached ? 'cached' : 'decoder' }, transfer };
+  const graph = useCached ? 'cached' : 'decoder';
+  return { result: { ref, scores, best, masks, decodeMs, upsampleMs, graph }, transfer };
 }
 
 self.onmessage = async (event) => {

@@ -41,7 +41,10 @@ export class Editor {
     this.hoverIndex = -1;
     this.openedAt = null;
     this.hover = new HoverController(
-      (target) => this.whenReady(target.imageId).then(() => this.segmenter.hover(target.imageId, target.x, target.y)),
+      (target) => this.whenReady(target.imageId).then(() => {
+        target.sentAt = performance.now();
+        return this.segmenter.hover(target.imageId, target.x, target.y);
+      }),
       (result, target) => this.drawHover(result, target),
       (error) => this.reportError(error),
     );
@@ -139,10 +142,16 @@ export class Editor {
 
   drawHover(result, target) {
     if (!this.isCurrent(target.imageId) || !this.hoverAllowed()) return;
+    const drawStart = performance.now();
     this.renderer.drawMask(result.masks[result.best]);
     const now = performance.now();
+    // Where the time went (ms): waiting for an earlier request to finish, then segmenter.hover's stages
+    // (request round trip, decoder, mask), then painting.
+    const stages = { wait: (target.sentAt ?? target.eventTime) - target.eventTime, ...(result.stages ?? {}),
+      draw: now - drawStart };
     this.stats.hover.push({ seq: target.seq, imageId: target.imageId, decoder: result.decoder,
-      graph: result.graph ?? null, latencyMs: now - target.eventTime, decodeMs: result.decodeMs ?? null });
+      graph: result.graph ?? null, latencyMs: now - target.eventTime, decodeMs: result.stages?.decode ?? null,
+      stages });
     if (this.openedAt !== null) {
       this.stats.firstHover.push({ imageId: target.imageId, decoder: result.decoder, ms: now - this.openedAt });
       this.openedAt = null;

@@ -4,7 +4,9 @@
 
 export function createStats() {
   const stats = {
-    hover: [], // {seq, imageId, decoder, graph (browser: 'cached' | 'decoder'), latencyMs, decodeMs}
+    // {seq, imageId, decoder, graph (browser: 'cached' | 'decoder'), latencyMs, decodeMs,
+    //  stages: {wait, request, server (server decoding only), decode, mask, draw}}
+    hover: [],
     firstHover: [], // {imageId, decoder, ms}: opening a photo -> its first hover mask drawn
     predictions: [], // {decoder, graph, latencyMs}: click/box prompt -> mask drawn
     errors: [],
