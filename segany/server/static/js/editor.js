@@ -39,6 +39,7 @@ export class Editor {
     this.current = null; // {mask, rle, score, scores, index} shown for the current prompt
     this.refreshToken = 0;
     this.hoverIndex = -1;
+    this.lastHover = null; // {x, y, mask} of the hover mask drawn last
     this.openedAt = null;
     this.hover = new HoverController(
       (target) => this.whenReady(target.imageId).then(() => {
@@ -144,6 +145,7 @@ export class Editor {
     if (!this.isCurrent(target.imageId) || !this.hoverAllowed()) return;
     const drawStart = performance.now();
     this.renderer.drawMask(result.masks[result.best]);
+    this.lastHover = { x: target.x, y: target.y, mask: result.masks[result.best] }; // for tests
     const now = performance.now();
     // Where the time went (ms): waiting for an earlier request to finish, then segmenter.hover's stages
     // (request round trip, decoder, mask), then painting.
@@ -315,6 +317,12 @@ export class Editor {
       objects: visible.map((object) => ({ ...object.rle, label: object.label, score: object.score })),
       index: index >= 0 ? index : null,
     };
+  }
+
+  // The hover mask drawn last with its point (image pixels), mask as RLE; for tests.
+  lastHoverRle() {
+    if (!this.lastHover) return null;
+    return { x: this.lastHover.x, y: this.lastHover.y, rle: maskToRle(this.lastHover.mask) };
   }
 
   // The current mask as RLE (for tests and the benchmark; the page itself does not need it).
