@@ -6,7 +6,7 @@
 // embedding -> image terms) and `cached` (per prompt: points + image terms -> low-res masks, no mask input),
 // ~2x cheaper per prompt; it serves every prompt without previous logits (all hovers, first clicks).
 //
-// Messages in:  {id, op: 'load', models: {decoder, prep?, cached?}, multimask, frame, lowRes, threads}
+// Messages in:  {id, op: 'load', models: {decoder, prep?, cached?}, multimask, frame, lowRes, threads, spin}
 //               {id, op: 'image', imageId, embedding, shape, inputSize, originalSize}   one image's embedding
 //               {id, op: 'decode', imageId, points, labels, box, previous, multimask, want}
 // Messages out: {id, ok: true, result} or {id, ok: false, error}
@@ -32,8 +32,9 @@ function remember(map, key, value, limit) {
   while (map.size > limit) map.delete(map.keys().next().value);
 }
 
-// threads: wasm threads asked for (0 = as many as cores, up to 4).
-async function load({ models, multimask, frame, lowRes, threads }) {
+// threads: wasm threads asked for (0 = as many as cores, up to 4); spin: whether idle intra-op threads spin
+// (ORT's default: a prompt starts sooner, at the price of CPU the page and the server may need).
+async function load({ models, multimask, frame, lowRes, threads, spin = true }) {
   ort.env.wasm.wasmPaths = new URL('../vendor/onnxruntime-web/', import.meta.url).href;
   // Threads need SharedArrayBuffer, which needs the page to be cross-origin isolated (COOP/COEP headers).
   const wanted = threads > 0 ? threads : Math.min(4, navigator.hardwareConcurrency || 1);
@@ -42,10 +43,11 @@ async function load({ models, multimask, frame, lowRes, threads }) {
     sessions[role] = await ort.InferenceSession.create(new Uint8Array(bytes), {
       executionProviders: ['wasm'],
       graphOptimizationLevel: 'all',
+      extra: { session: { intra_op: { allow_spinning: spin ? '1' : '0' } } },
     });
   }
   model = { multimask, frame, lowRes };
-  return { threads: ort.env.wasm.numThreads, roles: Object.keys(sessions) };
+  return { threads: ort.env.wasm.numThreads, spin, roles: Object.keys(sessions) };
 }
 
 async function setImage({ imageId, embedding, shape, inputSize, originalSize }) {
