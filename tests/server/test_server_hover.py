@@ -79,3 +79,28 @@ def test_hover_unknown_image_is_404_and_missing_csrf_is_403(
         ).status_code
         == 200
     )
+
+
+def test_concurrent_hovers_on_two_images_match_sequential(
+    client: TestClient, image_ids: dict[str, str]
+) -> None:
+    """Several tabs hovering at once: the shared, prepared predictors give each request its own answer."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    jobs = [
+        (image_ids[name], float(x), float(y))
+        for name in ("chelsea.jpg", "astronaut.jpg")
+        for x, y in ((30, 40), (150, 120), (220, 200), (280, 90))
+    ]
+
+    def ask(job: tuple[str, float, float]) -> bytes:
+        image_id, x, y = job
+        response = post_json(client, f"/api/images/{image_id}/hover", {"x": x, "y": y})
+        assert response.status_code == 200
+        return bytes(response.content)
+
+    sequential = [ask(job) for job in jobs]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        concurrent = list(pool.map(ask, jobs * 2))
+    assert concurrent == sequential * 2
+    assert len(set(sequential)) > 4  # different points, different masks: not a trivial match

@@ -102,11 +102,19 @@ def test_rotated_jpeg_is_served_upright(client: TestClient) -> None:
         ("P", "GIF"),
         ("LA", "PNG"),
         ("F", "TIFF"),
+        ("I", "TIFF"),
+        ("I;16B", "TIFF"),
+        ("CMYK", "TIFF"),
+        ("YCbCr", "TIFF"),
+        ("LAB", "TIFF"),
+        ("1", "TIFF"),
+        ("L", "JPEG"),
     ],
 )
 def test_every_image_mode_is_accepted(client: TestClient, tmp_path: Path, mode: str, fmt: str) -> None:
     rgb = Image.open(FIXTURES_DIR / "chelsea.jpg").convert("RGB").resize((64, 48))
-    image = rgb.convert(mode) if mode not in ("I;16", "F") else rgb.convert("L").convert(mode)
+    image = rgb.convert(mode) if mode not in ("I;16", "I;16B", "I", "F") else rgb.convert("L").convert(mode)
+    assert Image.open(io.BytesIO(png_bytes(image, fmt))).mode == mode  # the file really holds this mode
     data = png_bytes(image, fmt, **({"lossless": True} if fmt == "WEBP" else {}))
     response = upload(client, data, f"mode.{fmt.lower()}")
     assert response.status_code == 200, response.json()
