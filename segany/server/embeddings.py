@@ -25,6 +25,9 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
+from torch import nn
+from torch.utils.hooks import RemovableHandle
+
 from segany.embedding_file import ImageEmbedding
 from segany.modeling.sam import Sam
 from segany.predictor import SamPredictor
@@ -70,6 +73,7 @@ class EmbeddingCache:
             BACKGROUND: queue.Queue(),
         }
         self._closed = False
+        self._stop_hooks = self._install_stop_hooks()
         self.worker_native_ids: dict[int, int] = {}  # URGENT / BACKGROUND -> OS thread id (for tests)
         self._workers = [
             threading.Thread(target=self._work, args=(URGENT,), name="segany-encoder", daemon=True),
@@ -118,12 +122,38 @@ class EmbeddingCache:
         """The encoded image, waiting for the encoder if needed (re-raises its ImageLoadError)."""
         return self.request(entry, urgent=True).result()
 
-    def close(self) -> None:
-        """Stop the workers: the image being encoded finishes, every other waiter gets ShuttingDown."""
+    def close(self, timeout_s: float = 60.0) -> None:
+        """Stop the workers: an encoding in progress stops at its next encoder block, every waiter gets
+        ShuttingDown, and the workers are joined (a thread left inside torch aborts the interpreter's exit)."""
         with self._lock:
             self._closed = True
         for pending in self._queues.values():
             pending.put(None)
+        for worker in self._workers:
+            if worker is not threading.current_thread():
+                worker.join(timeout_s)
+        for handle in self._stop_hooks:
+            handle.remove()
+        self._stop_hooks = []
+
+    def _install_stop_hooks(self) -> list[RemovableHandle]:
+        """Forward pre-hooks on the image encoder's blocks that stop our workers' passes once closed.
+
+        Other threads using the same model (everything jobs) pass through them untouched.
+        """
+
+        def stop_if_closed(module: nn.Module, args: object) -> None:
+            if self._closed and threading.current_thread() in self._workers:
+                raise ShuttingDown("the server is shutting down")
+
+        encoder = self.sam.image_encoder
+        blocks = [
+            child
+            for module in encoder.modules()
+            if isinstance(module, (nn.ModuleList, nn.Sequential))
+            for child in module
+        ] or list(encoder.children())
+        return [block.register_forward_pre_hook(stop_if_closed) for block in blocks]
 
     @property
     def held_bytes(self) -> int:

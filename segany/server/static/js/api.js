@@ -53,8 +53,9 @@ export async function uploadImage(file) {
   return (await send('POST', '/api/images', form)).json();
 }
 
-export async function startEncode(id) {
-  return (await send('POST', `${imagePath(id)}/encode`)).json();
+// priority 'now': the photo the user opened (encoded next, at normal priority); 'ahead': a head start.
+export async function startEncode(id, priority = 'ahead') {
+  return (await send('POST', `${imagePath(id)}/encode?priority=${priority}`)).json();
 }
 
 export const encodeState = (id) => getJson(`${imagePath(id)}/encode`);

@@ -99,7 +99,9 @@ export class Editor {
     if (!this.ready.has(key)) {
       const ready = (async () => {
         if (this.isCurrent(imageId)) this.setStatus('Encoding the photo on the server…');
-        let encoding = await api.startEncode(imageId);
+        // The photo the user opened is encoded before any encode-ahead (at normal CPU priority); a photo
+        // the mode switch or a prompt waits on is one the user is looking at, too.
+        let encoding = await api.startEncode(imageId, 'now');
         while (encoding.state !== 'ready') {
           if (encoding.state === 'failed') throw new Error(`encoding failed: ${encoding.error}`);
           await new Promise((resolve) => setTimeout(resolve, ENCODE_POLL_MS));
