@@ -7,7 +7,7 @@ import * as api from './api.js';
 const MAX_IMAGES = 4;
 
 export class BrowserDecoder {
-  // threads: onnxruntime-web wasm threads (0: as many as cores, up to 4); spin: whether they spin when idle
+  // threads: onnxruntime-web wasm threads (0: cores - 1, from 1 to 4); spin: whether they spin when idle
   constructor(modelInfo, decoderFiles, threads = 0, spin = true) {
     this.threads = threads;
     this.spin = spin;

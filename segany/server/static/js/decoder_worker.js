@@ -32,12 +32,16 @@ function remember(map, key, value, limit) {
   while (map.size > limit) map.delete(map.keys().next().value);
 }
 
-// threads: wasm threads asked for (0 = as many as cores, up to 4); spin: whether idle intra-op threads spin
+// threads: wasm threads asked for (0 = auto: cores - 1, from 1 to 4); spin: whether idle intra-op threads spin
 // (ORT's default: a prompt starts sooner, at the price of CPU the page and the server may need).
 async function load({ models, multimask, frame, lowRes, threads, spin = true }) {
   ort.env.wasm.wasmPaths = new URL('../vendor/onnxruntime-web/', import.meta.url).href;
   // Threads need SharedArrayBuffer, which needs the page to be cross-origin isolated (COOP/COEP headers).
-  const wanted = threads > 0 ? threads : Math.min(4, navigator.hardwareConcurrency || 1);
+  // Auto: one core left to the page's main thread (it draws each mask while the next decode may run),
+  // at most 4 (the decoder's matrices are small). On a 2-core machine that is 1 thread, which on this
+  // project's loaded 2-core machine also decoded faster than 2 (benchmarks/bench_serve_browser.py --threads).
+  const cores = navigator.hardwareConcurrency || 1;
+  const wanted = threads > 0 ? threads : Math.max(1, Math.min(4, cores - 1));
   ort.env.wasm.numThreads = self.crossOriginIsolated ? wanted : 1;
   for (const [role, bytes] of Object.entries(models)) {
     sessions[role] = await ort.InferenceSession.create(new Uint8Array(bytes), {
