@@ -42,7 +42,9 @@ def test_info_describes_the_model_and_limits(client: TestClient, small_sam: Sam)
     assert info["presets"] == list(PRESETS)
     assert info["decoders"] == ["server", "browser"]
     assert info["limits"]["max_pixels"] > 0 and info["limits"]["max_upload_bytes"] > 0
-    assert client.get("/api/openapi.json").json()["paths"]["/api/images/{id}/predict"]["post"]
+    paths = client.get("/api/openapi.json").json()["paths"]
+    assert paths["/api/images/{id}/predict"]["post"]
+    assert "application/octet-stream" in paths["/api/images/{id}/hover"]["post"]["responses"]["200"]["content"]
 
 
 def test_gallery_lists_the_folder_by_content_hash(client: TestClient) -> None:

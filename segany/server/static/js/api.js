@@ -1,4 +1,4 @@
-// The HTTP client of the page: one function per endpoint of /work/notes/SERVER_API.md.
+// The HTTP client of the page: one function per endpoint of the server's API (OpenAPI at /api/docs).
 // Every mutating request carries `X-Segany-Client: 1` (the server's CSRF guard).
 
 const CLIENT_HEADER = { 'X-Segany-Client': '1' };
