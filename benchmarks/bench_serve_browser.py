@@ -3,7 +3,7 @@
 Starts `segany serve` per model on a folder of photos, opens the page in Debian's chromium (Playwright), and
 moves the mouse over the photo --moves times per decoder. Each move goes to a new pixel and waits until its
 mask is painted, so every move gets its own mask; the page itself measures each latency, from the
-mousemove event's timestamp to the end of the canvas paint (`window.seganyStats.hover`), with the p50 of
+pointer move event's timestamp (the input's arrival) to the end of the canvas paint (`window.seganyStats.hover`), with the p50 of
 each stage the page times (wait for an earlier request, request round trip, server time, decoder run, mask
 built from the answer, paint). Also measured: the time from opening a photo to its first hover mask, for a
 photo never encoded before ("new photo": includes the encoder) and for the next gallery photo, which the
@@ -138,6 +138,7 @@ def bench_model(
             records = page.evaluate("window.seganyStats.hover")[-len(latencies) :]
             errors = page.evaluate("window.seganyStats.errors")
             counts = page.evaluate("window.segany.editor.hover.counts")  # moves, repeats, requests, drawn
+            hover_event = page.evaluate("window.segany.editor.input.hoverEvent")
             context.close()
             figures = {
                 "p50_ms": percentile(latencies, 50),
@@ -148,6 +149,7 @@ def bench_model(
                 "open_to_first_hover_cold_ms": cold,
                 "open_to_first_hover_encoded_ahead_ms": ahead,
                 "hover_counts": counts,
+                "hover_event": hover_event,
                 "errors": errors,
             }
             result["decoders"][label] = figures

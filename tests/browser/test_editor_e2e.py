@@ -63,6 +63,9 @@ def test_editor_flow_matches_the_predictor(page: Page, server: ServeProcess, ora
     image = list_images(server.url)[PHOTO]
     info = open_editor(page, server, f"?image={image['id']}")
     assert page.locator("#model-badge").inner_text().startswith(info["model"]["name"])  # type: ignore[index]
+    # On http://127.0.0.1 (a secure context) Chromium has pointerrawupdate, which is not held back to the next
+    # animation frame as mousemove is: hover follows it.
+    assert page.evaluate("window.segany.editor.input.hoverEvent") == "pointerrawupdate"
 
     # Hover: one positive point follows the mouse; the mask drawn is the predictor's best candidate for that
     # point, and the mask layer holds exactly it (the previous hover's pixels were cleared).

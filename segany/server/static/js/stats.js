@@ -1,5 +1,5 @@
 // Latency instrumentation read by the browser benchmark and the end-to-end tests (window.seganyStats).
-// All times are performance.now() milliseconds; a hover latency runs from the mousemove event's timeStamp
+// All times are performance.now() milliseconds; a hover latency runs from the pointer move event's timeStamp (the input's arrival)
 // to the moment its mask was painted on the canvas.
 
 export function createStats() {
