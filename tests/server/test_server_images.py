@@ -44,7 +44,9 @@ def test_info_describes_the_model_and_limits(client: TestClient, small_sam: Sam)
     assert info["limits"]["max_pixels"] > 0 and info["limits"]["max_upload_bytes"] > 0
     paths = client.get("/api/openapi.json").json()["paths"]
     assert paths["/api/images/{id}/predict"]["post"]
-    assert "application/octet-stream" in paths["/api/images/{id}/hover"]["post"]["responses"]["200"]["content"]
+    assert (
+        "application/octet-stream" in paths["/api/images/{id}/hover"]["post"]["responses"]["200"]["content"]
+    )
 
 
 def test_gallery_lists_the_folder_by_content_hash(client: TestClient) -> None:
