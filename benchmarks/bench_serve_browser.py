@@ -260,6 +260,7 @@ def main() -> None:
         "load_average_before": load_before,
         "load_average_after": os.getloadavg(),
         "paper_ms": PAPER_MS,
+        "targets_p50_p95_ms": TARGETS_MS,
         "results": results,
     }
     print(f"load average after: {report['load_average_after'][0]:.1f}")
