@@ -19,6 +19,9 @@ export class Segmenter {
   setMode(mode) {
     if (mode === 'browser' && !this.browserDecoder) throw new Error('this server offers no browser decoding');
     this.mode = mode;
+    // The decoder models and onnxruntime-web's start-up, now: they then overlap the first photo's encoding
+    // instead of following it. A failure here comes back (and is reported) on the first decode.
+    if (mode === 'browser') this.browserDecoder.ensureModel().catch(() => {});
   }
 
   // Starts what browser decoding needs for an image (the model and the embedding); no-op on the server.
