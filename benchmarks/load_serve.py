@@ -2,13 +2,14 @@
 
 Starts `segany serve` as a subprocess on 127.0.0.1 (a real uvicorn), then N client threads (httpx), one
 photo each: open the photo (POST /encode, then hover until the first mask: "open -> first mask"), then
-`--hovers` hover predictions (one positive point, multimask, as the page sends them) at random points, each
-waiting for the previous answer (a client never queues stale requests, as the page's "latest wins").
+`--hovers` hover requests (POST /hover: one positive point, the best mask back as binary RLE, as the page
+sends them) at random points, each waiting for the previous answer (a client never queues stale requests,
+as the page's "latest wins").
 
 Reports, side by side:
 - hover latency over HTTP (p50 / p95 / max), errors, requests per second;
-- the same prompts through an in-process `SamPredictor` (no HTTP, no JSON, one thread): the reference the
-  server adds its overhead and its queueing to;
+- the same prompts through the route's own `hover_mask` on an in-process `SamPredictor` (no HTTP, one
+  thread): the reference the server adds its overhead and its queueing to;
 - the server's resident memory (VmRSS, sampled every 50 ms) before the clients and at its peak, against
   the embedding cache's byte bound (`--cache-mb`) and what the cache says it holds (/api/info).
 
@@ -115,20 +116,25 @@ def run_client(url: str, image: dict[str, Any], hovers: int, seed: int, out: dic
     latencies: list[float] = []
     errors: list[str] = []
     points = hover_points(image["width"], image["height"], hovers, seed)
-    predict_url = f"{url}/api/images/{image['id']}/predict"
+    hover_url = f"{url}/api/images/{image['id']}/hover"
+    pixels = image["width"] * image["height"]
+
+    def hover(point: list[float]) -> None:
+        response = client.post(hover_url, json={"x": point[0], "y": point[1]}, headers=CSRF)
+        if response.status_code != 200:
+            errors.append(f"{response.status_code}: {response.text[:200]}")
+        elif int(np.frombuffer(response.content, dtype="<u4").sum()) != pixels:
+            errors.append(f"hover answer does not cover the {image['width']}x{image['height']} image")
+
     with httpx.Client(timeout=600) as client:
         opened = time.perf_counter()
         client.post(f"{url}/api/images/{image['id']}/encode", headers=CSRF)
-        first = client.post(predict_url, json={"points": [points[0]], "labels": [1]}, headers=CSRF)
+        hover(points[0])
         out["open_to_first_mask"] = time.perf_counter() - opened
-        if first.status_code != 200:
-            errors.append(f"{first.status_code}: {first.text[:200]}")
         for point in points:
             start = time.perf_counter()
-            response = client.post(predict_url, json={"points": [point], "labels": [1]}, headers=CSRF)
+            hover(point)
             latencies.append(time.perf_counter() - start)
-            if response.status_code != 200:
-                errors.append(f"{response.status_code}: {response.text[:200]}")
     out.update(latencies=latencies, errors=errors, points=points)
 
 
@@ -139,17 +145,18 @@ def direct_reference(args: argparse.Namespace, photo: Path, points: list[list[fl
     from segany.cli.models import random_model, resolve_model
     from segany.io import load_image
     from segany.predictor import SamPredictor
+    from segany.server.hover import hover_mask
 
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     sam, _ = random_model(args.model) if args.random_weights else resolve_model(args.model, "cpu")
     predictor = SamPredictor(sam.eval())
     predictor.set_image(load_image(photo))
-    predictor.predict(np.array([points[0]]), np.array([1]))  # builds the decoder cache, as the server did
+    predictor.prepare_decoder()  # the image's decoder cache, as the server builds it
     times = []
     for point in points:
         start = time.perf_counter()
-        predictor.predict(np.array([point]), np.array([1]), multimask_output=True)
+        hover_mask(predictor, point[0], point[1])  # what the /hover route runs
         times.append(time.perf_counter() - start)
     return times
 
@@ -234,16 +241,25 @@ def main() -> None:
         f"{cache_info['memory_bytes_held'] / 2**20:.1f} MiB of its {cache_info['memory_bytes_limit'] / 2**20:.0f} "
         f"MiB bound ({cache_info['images_ready']} images)"
     )
+    within = (
+        cache_info["memory_bytes_held"] <= cache_info["memory_bytes_limit"] or cache_info["images_ready"] <= 1
+    )
+    print(
+        f"verdict          : {'no errors' if not errors else f'{len(errors)} ERRORS'}, cache "
+        f"{'within its bound' if within else 'OVER its bound'}"
+    )
     if not args.no_reference:
         direct = [t * 1000 for t in direct_reference(args, photos[0], results[0]["points"])]
         print(
             f"in-process ref.  : p50 {percentile(direct, 50):7.1f} ms  p95 {percentile(direct, 95):7.1f} ms  "
-            f"(SamPredictor.predict, {torch_threads(args)} torch threads, {photos[0].name}, same points as client 0)"
+            f"(segany.server.hover.hover_mask, {torch_threads(args)} torch threads, {photos[0].name}, same points as client 0)"
         )
         print(
             f"ratio HTTP / ref : p50 {percentile(latencies, 50) / percentile(direct, 50):.2f}x "
             f"(with {args.clients} clients sharing the CPU)"
         )
+    if errors or not within:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

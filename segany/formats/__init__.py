@@ -25,6 +25,7 @@ from segany.formats.masks_codec import (
     convert_segmentation,
     mask_to_coco_rle,
     mask_to_uncompressed_rle,
+    rle_counts,
     segmentation_to_coco_rle,
     segmentation_to_mask,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "read_records",
     "read_sa1b",
     "read_yolo",
+    "rle_counts",
     "segmentation_to_coco_rle",
     "segmentation_to_mask",
     "write_coco",

@@ -4,8 +4,11 @@
   bounded in bytes (embedding plus decoder cache; the newest image always stays).
 - Disk: `<dir>/<sha256 of the image bytes>.npz` (`segany.embedding_file`), where `<dir>` is per model
   fingerprint, so reopening an image after a restart skips the encoder.
-- Encoding runs in one worker thread, most urgent first: a prompt or an embedding download waiting on an
-  image goes before the background pre-encoding of the gallery (`POST /encode`).
+- Encoding runs in two worker threads: one for images a request waits on (a prompt, an embedding
+  download), at normal priority, and one for the background pre-encoding of the gallery (`POST /encode`),
+  at the lowest CPU priority (`segany.server.priority`), so that it neither delays the photo the user
+  opened nor slows the hovering on it. An image queued in the background that a request then waits on is
+  taken by the urgent worker unless the background one has already started it.
 
 Each cached predictor is prepared (`SamPredictor.prepare_decoder`) before anyone sees it and never gets
 another image afterwards, so concurrent requests only read it.
@@ -13,7 +16,6 @@ another image afterwards, so concurrent requests only read it.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
 import queue
@@ -23,13 +25,21 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
+from torch import nn
+from torch.utils.hooks import RemovableHandle
+
 from segany.embedding_file import ImageEmbedding
 from segany.modeling.sam import Sam
 from segany.predictor import SamPredictor
 from segany.server.image_store import ImageEntry, ImageStore
+from segany.server.priority import MAX_NICE, lower_thread_priority
 
 LOGGER = logging.getLogger("segany.server")
 URGENT, BACKGROUND = 0, 1
+
+
+class ShuttingDown(RuntimeError):
+    """The cache was closed before this image was encoded."""
 
 
 @dataclass(frozen=True)
@@ -58,11 +68,19 @@ class EmbeddingCache:
         self._pending: dict[str, Future[EncodedImage]] = {}
         self._failed: dict[str, str] = {}
         self._lock = threading.Lock()
-        self._queue: queue.PriorityQueue[tuple[int, int, ImageEntry | None]] = queue.PriorityQueue()
-        self._order = itertools.count()
-        self._encoder = SamPredictor(sam)  # used by the worker thread only
-        self._worker = threading.Thread(target=self._work, name="segany-encoder", daemon=True)
-        self._worker.start()
+        self._queues: dict[int, queue.Queue[ImageEntry | None]] = {
+            URGENT: queue.Queue(),
+            BACKGROUND: queue.Queue(),
+        }
+        self._closed = False
+        self._stop_hooks = self._install_stop_hooks()
+        self.worker_native_ids: dict[int, int] = {}  # URGENT / BACKGROUND -> OS thread id (for tests)
+        self._workers = [
+            threading.Thread(target=self._work, args=(URGENT,), name="segany-encoder", daemon=True),
+            threading.Thread(target=self._work, args=(BACKGROUND,), name="segany-encoder-ahead", daemon=True),
+        ]
+        for worker in self._workers:
+            worker.start()
 
     # ------------------------------------------------------------------ requests
     def state(self, image_id: str) -> str:
@@ -87,21 +105,55 @@ class EmbeddingCache:
                 done: Future[EncodedImage] = Future()
                 done.set_result(ready)
                 return done
+            if self._closed:
+                refused: Future[EncodedImage] = Future()
+                refused.set_exception(ShuttingDown("the server is shutting down"))
+                return refused
             future = self._pending.get(entry.id)
             fresh = future is None
             if future is None:
                 future = self._pending[entry.id] = Future()
                 self._failed.pop(entry.id, None)
         if fresh or urgent:  # an urgent request jumps the queue even when the image was queued before
-            self._queue.put((URGENT if urgent else BACKGROUND, next(self._order), entry))
+            self._queues[URGENT if urgent else BACKGROUND].put(entry)
         return future
 
     def get(self, entry: ImageEntry) -> EncodedImage:
         """The encoded image, waiting for the encoder if needed (re-raises its ImageLoadError)."""
         return self.request(entry, urgent=True).result()
 
-    def close(self) -> None:
-        self._queue.put((-1, next(self._order), None))
+    def close(self, timeout_s: float = 60.0) -> None:
+        """Stop the workers: an encoding in progress stops at its next encoder block, every waiter gets
+        ShuttingDown, and the workers are joined (a thread left inside torch aborts the interpreter's exit)."""
+        with self._lock:
+            self._closed = True
+        for pending in self._queues.values():
+            pending.put(None)
+        for worker in self._workers:
+            if worker is not threading.current_thread():
+                worker.join(timeout_s)
+        for handle in self._stop_hooks:
+            handle.remove()
+        self._stop_hooks = []
+
+    def _install_stop_hooks(self) -> list[RemovableHandle]:
+        """Forward pre-hooks on the image encoder's blocks that stop our workers' passes once closed.
+
+        Other threads using the same model (everything jobs) pass through them untouched.
+        """
+
+        def stop_if_closed(module: nn.Module, args: object) -> None:
+            if self._closed and threading.current_thread() in self._workers:
+                raise ShuttingDown("the server is shutting down")
+
+        encoder = self.sam.image_encoder
+        blocks = [
+            child
+            for module in encoder.modules()
+            if isinstance(module, (nn.ModuleList, nn.Sequential))
+            for child in module
+        ] or list(encoder.children())
+        return [block.register_forward_pre_hook(stop_if_closed) for block in blocks]
 
     @property
     def held_bytes(self) -> int:
@@ -114,17 +166,25 @@ class EmbeddingCache:
             return len(self._ready)
 
     # ------------------------------------------------------------------ worker
-    def _work(self) -> None:
+    def _work(self, priority: int) -> None:
+        self.worker_native_ids[priority] = threading.get_native_id()
+        if priority == BACKGROUND:
+            lower_thread_priority(MAX_NICE)  # before this thread's first torch operation
+        encoder = SamPredictor(self.sam)  # this thread's own (the image encoder's workspace is per pass)
+        pending = self._queues[priority]
         while True:
-            _, _, entry = self._queue.get()
-            if entry is None:
+            entry = pending.get()
+            if entry is None or self._closed:
+                self._fail_waiters()
                 return
-            with self._lock:
+            with self._lock:  # claimed under the lock: the other worker may hold the same image
                 future = self._pending.get(entry.id)
-            if future is None or future.done() or not future.set_running_or_notify_cancel():
-                continue  # a duplicate queue item of an image already encoded
+                if future is None or future.done() or future.running():
+                    continue  # a duplicate queue item of an image encoded, or being encoded by the other worker
+                if not future.set_running_or_notify_cancel():
+                    continue
             try:
-                encoded = self._encode(entry)
+                encoded = self._encode(entry, encoder)
             except Exception as exc:  # noqa: BLE001 - reported to every waiter; the worker keeps going
                 with self._lock:
                     self._pending.pop(entry.id, None)
@@ -136,23 +196,33 @@ class EmbeddingCache:
                 self._insert(encoded)
             future.set_result(encoded)
 
-    def _encode(self, entry: ImageEntry) -> EncodedImage:
+    def _encode(self, entry: ImageEntry, encoder: SamPredictor) -> EncodedImage:
         path = self.disk_dir / f"{entry.sha256}.npz"
         embedding = self._load_from_disk(path, entry)
         if embedding is None:
-            self._encoder.set_image(self.store.load_pixels(entry))
+            encoder.set_image(self.store.load_pixels(entry))
             embedding = ImageEmbedding(
-                self._encoder.get_image_embedding().cpu().numpy(),
-                self._encoder.original_size,
-                self._encoder.input_size,
+                encoder.get_image_embedding().cpu().numpy(),
+                encoder.original_size,
+                encoder.input_size,
                 self.sam.image_size,
                 self.model_name,
             )
-            self._encoder.reset_image()
+            encoder.reset_image()
             self._save_to_disk(path, embedding)
         predictor = SamPredictor(self.sam)
         predictor.set_image_embedding(embedding)
         return EncodedImage(entry.id, predictor, embedding, predictor.prepare_decoder())
+
+    def _fail_waiters(self) -> None:
+        """At close: every image not being encoded answers its waiters (else they would wait forever)."""
+        with self._lock:
+            waiting = [(key, f) for key, f in self._pending.items() if not f.running() and not f.done()]
+            for key, _ in waiting:
+                del self._pending[key]
+        for _, future in waiting:
+            if future.set_running_or_notify_cancel():
+                future.set_exception(ShuttingDown("the server is shutting down"))
 
     def _load_from_disk(self, path: Path, entry: ImageEntry) -> ImageEmbedding | None:
         if not path.is_file():

@@ -1,8 +1,8 @@
 """Everything-mode jobs: run `SamAutomaticMaskGenerator` off the request path, with progress and cancel.
 
-Jobs run one at a time in their own worker thread (queued ones wait), with their own predictor; hover and
-click requests meanwhile keep being served by the request threads (torch releases the GIL while it
-computes). The whole-image crop reuses the cached embedding instead of encoding the image again.
+Jobs run one at a time in their own worker thread (queued ones wait), with their own predictor, at a lower
+CPU priority; hover and click requests meanwhile keep being served by the request threads (torch releases
+the GIL while it computes). The whole-image crop reuses the cached embedding instead of encoding the image again.
 """
 
 from __future__ import annotations
@@ -20,8 +20,10 @@ import numpy as np
 from segany.amg import SamAutomaticMaskGenerator
 from segany.embedding_file import ImageEmbedding
 from segany.modeling.sam import Sam
+from segany.server.priority import lower_thread_priority
 
 MAX_KEPT_JOBS = 32  # finished jobs kept for their results, oldest dropped first
+JOB_NICE_INCREMENT = 10
 
 
 class JobCancelled(Exception):
@@ -47,7 +49,11 @@ class JobManager:
         self.sam = sam
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._lock = threading.Lock()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="segany-everything")
+        self.worker_native_id: int | None = None  # the job thread's OS id, once it started (for tests)
+        # The job thread runs at a lower CPU priority (nice +10): a long run never slows hovering elsewhere.
+        self._executor = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="segany-everything", initializer=self._start_worker
+        )
 
     def submit(
         self,
@@ -63,6 +69,10 @@ class JobManager:
             self._forget_old()
         self._executor.submit(self._run, job, inputs)
         return job
+
+    def _start_worker(self) -> None:
+        self.worker_native_id = threading.get_native_id()
+        lower_thread_priority(JOB_NICE_INCREMENT)
 
     def get(self, job_id: str) -> Job | None:
         with self._lock:

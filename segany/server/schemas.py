@@ -102,6 +102,20 @@ class PredictIn(Strict):
         return value
 
 
+class HoverIn(Strict):
+    """One positive point at original pixel (x, y): the hover of the paper's demo."""
+
+    x: float
+    y: float
+
+    @field_validator("x", "y")
+    @classmethod
+    def _finite(cls, value: float) -> float:
+        if not math.isfinite(value):
+            raise ValueError("coordinates must be finite numbers")
+        return value
+
+
 class PredictOut(BaseModel):
     prediction_id: str
     width: int

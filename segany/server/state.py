@@ -88,6 +88,7 @@ class ServerState:
         self.jobs.shutdown()
 
 
-def get_state(request: Request) -> ServerState:
+async def get_state(request: Request) -> ServerState:
+    """Async on purpose: FastAPI runs a sync dependency in its thread pool, one thread hop per request."""
     state: ServerState = request.app.state.segany
     return state

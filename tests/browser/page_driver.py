@@ -118,3 +118,27 @@ def painted_pixels(page: Page, layer: str) -> int:
         return n;
     }})()""",
     )
+
+
+def settled_hover(page: Page) -> tuple[float, float, np.ndarray]:
+    """Waits until no hover request is pending, then the last hover mask drawn and its point (image pixels)."""
+    page.wait_for_function(
+        "(() => { const h = window.segany.editor.hover; return !h.inFlight && h.latest === null; })()"
+    )
+    shown = page.evaluate("window.segany.editor.lastHoverRle()")
+    assert shown is not None, "no hover mask was drawn"
+    return float(shown["x"]), float(shown["y"]), decode_rle(shown["rle"])
+
+
+def server_hover(url: str, image_id: str, x: float, y: float) -> np.ndarray:
+    """The server's /hover answer for (x, y), decoded here from its binary RLE by pycocotools."""
+    request = urllib.request.Request(
+        f"{url}/api/images/{image_id}/hover",
+        data=json.dumps({"x": x, "y": y}).encode(),
+        headers={"Content-Type": "application/json", "X-Segany-Client": "1"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=120) as response:
+        height, width = (int(v) for v in response.headers["X-Mask-Size"].split(","))
+        counts = np.frombuffer(response.read(), dtype="<u4").tolist()
+    return decode_rle({"size": [height, width], "counts": counts})

@@ -14,6 +14,8 @@ from tests.browser.page_driver import (
     list_images,
     post_json,
     prompt,
+    server_hover,
+    settled_hover,
     wait_count,
 )
 from tests.browser.serve_process import ServeProcess
@@ -38,6 +40,10 @@ def test_browser_masks_match_server_masks(page: Page, server: ServeProcess) -> N
     graphs = page.evaluate("window.seganyStats.hover.map((h) => h.graph)")  # one read: hovers may still land
     assert graphs and all(graph == "cached" for graph in graphs), graphs
     assert page.evaluate("self.crossOriginIsolated"), "COOP/COEP headers missing: wasm threads unavailable"
+    # The hover mask drawn (browser-decoded, best candidate only) matches the server's /hover answer.
+    hx, hy, hover_mask = settled_hover(page)
+    assert 0 < hover_mask.sum() < hover_mask.size
+    assert iou(hover_mask, server_hover(server.url, image["id"], hx, hy)) >= 0.99
 
     def server_prediction(previous: dict[str, object] | None, multimask: bool) -> dict[str, Any]:
         """The server's answer to the page's current prompt (server-side decoding, for comparison)."""

@@ -26,6 +26,7 @@ from tests.browser.page_driver import (
     list_images,
     painted_pixels,
     prompt,
+    settled_hover,
     to_client,
     wait_count,
 )
@@ -62,12 +63,23 @@ def test_editor_flow_matches_the_predictor(page: Page, server: ServeProcess, ora
     image = list_images(server.url)[PHOTO]
     info = open_editor(page, server, f"?image={image['id']}")
     assert page.locator("#model-badge").inner_text().startswith(info["model"]["name"])  # type: ignore[index]
+    # On http://127.0.0.1 (a secure context) Chromium has pointerrawupdate, which is not held back to the next
+    # animation frame as mousemove is: hover follows it.
+    assert page.evaluate("window.segany.editor.input.hoverEvent") == "pointerrawupdate"
 
-    # Hover: one positive point follows the mouse; the mask layer gets painted.
-    hover(page, 200, 120)
-    hover(page, 215, 125)
+    # Hover: one positive point follows the mouse; the mask drawn is the predictor's best candidate for that
+    # point, and the mask layer holds exactly it (the previous hover's pixels were cleared).
+    for x, y in ((200, 120), (60, 260), (215, 125)):
+        hover(page, x, y)
     wait_count(page, "window.seganyStats.hover.length", 1)
-    assert painted_pixels(page, "mask") > 0
+    hx, hy, hover_mask = settled_hover(page)
+    masks, scores, _ = oracle.predict(np.array([[hx, hy]]), np.array([1]), multimask_output=True)
+    assert 0 < hover_mask.sum() < hover_mask.size
+    np.testing.assert_array_equal(hover_mask, masks[int(np.argmax(scores))])
+    assert painted_pixels(page, "mask") == int(hover_mask.sum())
+    assert page.evaluate(
+        "window.seganyStats.hover.every((h) => h.decoder === 'server' && h.stages.server > 0)"
+    )
 
     # Click: 3 candidates; key 2 picks the second; a shift-click adds a negative point, refined with it.
     click(page, 215, 125)

@@ -25,10 +25,10 @@ def test_upload_opens_the_photo_and_a_bad_file_gets_its_reason(
     page.set_input_files("#file-input", str(FIXTURES_DIR / "rocket_portrait.jpg"))
     page.wait_for_function(f"document.querySelectorAll('#gallery-list li').length === {before + 1}")
     page.wait_for_function("window.segany.editor.session.image.name === 'rocket_portrait.jpg'")
-    assert page.evaluate("[window.segany.editor.renderer.width, window.segany.editor.renderer.height]") == [
-        280,
-        427,
-    ]
+    # The stage takes the photo's size once the browser decoded it (a moment after the session switched).
+    page.wait_for_function(
+        "(() => { const r = window.segany.editor.renderer; return r.width === 280 && r.height === 427; })()"
+    )
 
     bad = tmp_path / "not_an_image.png"
     bad.write_bytes(b"this is text, not a PNG")

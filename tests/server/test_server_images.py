@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -41,7 +42,11 @@ def test_info_describes_the_model_and_limits(client: TestClient, small_sam: Sam)
     assert info["presets"] == list(PRESETS)
     assert info["decoders"] == ["server", "browser"]
     assert info["limits"]["max_pixels"] > 0 and info["limits"]["max_upload_bytes"] > 0
-    assert client.get("/api/openapi.json").json()["paths"]["/api/images/{id}/predict"]["post"]
+    paths = client.get("/api/openapi.json").json()["paths"]
+    assert paths["/api/images/{id}/predict"]["post"]
+    assert (
+        "application/octet-stream" in paths["/api/images/{id}/hover"]["post"]["responses"]["200"]["content"]
+    )
 
 
 def test_gallery_lists_the_folder_by_content_hash(client: TestClient) -> None:
@@ -102,11 +107,19 @@ def test_rotated_jpeg_is_served_upright(client: TestClient) -> None:
         ("P", "GIF"),
         ("LA", "PNG"),
         ("F", "TIFF"),
+        ("I", "TIFF"),
+        ("I;16B", "TIFF"),
+        ("CMYK", "TIFF"),
+        ("YCbCr", "TIFF"),
+        ("LAB", "TIFF"),
+        ("1", "TIFF"),
+        ("L", "JPEG"),
     ],
 )
 def test_every_image_mode_is_accepted(client: TestClient, tmp_path: Path, mode: str, fmt: str) -> None:
     rgb = Image.open(FIXTURES_DIR / "chelsea.jpg").convert("RGB").resize((64, 48))
-    image = rgb.convert(mode) if mode not in ("I;16", "F") else rgb.convert("L").convert(mode)
+    image = rgb.convert(mode) if mode not in ("I;16", "I;16B", "I", "F") else rgb.convert("L").convert(mode)
+    assert Image.open(io.BytesIO(png_bytes(image, fmt))).mode == mode  # the file really holds this mode
     data = png_bytes(image, fmt, **({"lossless": True} if fmt == "WEBP" else {}))
     response = upload(client, data, f"mode.{fmt.lower()}")
     assert response.status_code == 200, response.json()
@@ -265,3 +278,30 @@ def test_a_waiting_request_jumps_the_background_queue(small_sam: Sam, tmp_path: 
             state.embeddings.request(entries[name]).result()
         # Only the image already on the encoder when the user opened the photo may come before it.
         assert finished.index("rocket_portrait.jpg") <= 1, finished
+
+
+def test_encode_priority_now_goes_before_the_encode_ahead(small_sam: Sam, tmp_path: Path) -> None:
+    """The page asks `priority=now` for the photo the user opened: it must not wait for the head starts."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("chelsea.jpg", "astronaut.jpg", "dog.jpg", "rocket_portrait.jpg"):
+        (folder / name).write_bytes((FIXTURES_DIR / name).read_bytes())
+    with make_client(small_sam, tmp_path / "cache", images_dir=folder) as client:
+        ids = {item["name"]: item["id"] for item in client.get("/api/images").json()}
+        ahead = ["chelsea.jpg", "astronaut.jpg", "dog.jpg"]
+        for name in ahead:
+            assert client.post(f"/api/images/{ids[name]}/encode", headers=CSRF).status_code == 200
+        opened = ids["rocket_portrait.jpg"]
+        assert (
+            client.post(f"/api/images/{opened}/encode?priority=now", headers=CSRF).json()["state"]
+            == "pending"
+        )
+        deadline = time.monotonic() + 300
+        while client.get(f"/api/images/{opened}/encode").json()["state"] != "ready":
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        states = [client.get(f"/api/images/{ids[name]}/encode").json()["state"] for name in ahead]
+        # Only the head start already on the encoder when the photo was opened may be done before it.
+        assert states.count("ready") <= 1, states
+        bad = client.post(f"/api/images/{opened}/encode?priority=later", headers=CSRF)
+        assert bad.status_code == 422 and bad.json()["field"] == "priority"

@@ -62,10 +62,10 @@ def test_hover_is_served_while_a_long_job_runs_and_cancel_stops_it(
         client, f"/api/images/{image_ids['astronaut.jpg']}/everything", {"preset": "sa1b"}
     ).json()["job_id"]
     wait_for(client, job_id, ("running",))
-    hover_url = f"/api/images/{image_ids['chelsea.jpg']}/predict"
+    hover_url = f"/api/images/{image_ids['chelsea.jpg']}/hover"  # what the page sends on a mouse move
     served = 0
     for x in range(40, 400, 60):
-        response = post_json(client, hover_url, {"points": [[x, 150]], "labels": [1]})
+        response = post_json(client, hover_url, {"x": x, "y": 150})
         assert response.status_code == 200
         served += 1
     still = client.get(f"/api/jobs/{job_id}").json()

@@ -13,10 +13,10 @@ from segany.server.state import ServerState, get_state
 State = Annotated[ServerState, Depends(get_state)]
 
 
-def image_entry(
+async def image_entry(
     state: State, image_id: Annotated[str, Path(alias="id", min_length=1, max_length=64)]
 ) -> ImageEntry:
-    """The image `{id}` names, or 404."""
+    """The image `{id}` names, or 404 (a dictionary look-up: async, so it costs no thread-pool hop)."""
     entry = state.images.get(image_id)
     if entry is None:
         raise not_found("image", image_id)

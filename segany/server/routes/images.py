@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -76,9 +78,15 @@ def image_file(state: State, entry: Image) -> Response:
 
 
 @router.post("/api/images/{id}/encode", response_model=EncodeOut)
-def start_encoding(state: State, entry: Image) -> dict[str, object]:
-    """Queue the image for the encoder in the background (no-op when ready or queued)."""
-    state.embeddings.request(entry)
+def start_encoding(
+    state: State, entry: Image, priority: Literal["now", "ahead"] = "ahead"
+) -> dict[str, object]:
+    """Queue the image for the encoder (no-op when ready or queued) and answer at once.
+
+    `priority=now`: the photo the user opened, encoded next at normal CPU priority; `ahead` (default): a
+    head start on a photo the user may open, encoded when nothing more urgent waits, at the lowest priority.
+    """
+    state.embeddings.request(entry, urgent=priority == "now")
     return encode_state(state, entry)
 
 

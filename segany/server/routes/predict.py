@@ -1,4 +1,5 @@
-"""`POST /api/images/{id}/predict`: points / box / previous logits -> masks (uncompressed RLE) and scores.
+"""`POST /api/images/{id}/predict`: points / box / previous logits -> masks (uncompressed RLE) and scores;
+`POST /api/images/{id}/hover`: one positive point -> the best candidate's mask as binary RLE (the hot path).
 
 The decoder runs through the image's cached `SamPredictor` (the low-rank decoder); nothing of one request
 is stored in it. The low-res logits are kept in the prediction cache for a later "previous" refinement.
@@ -6,13 +7,18 @@ is stored in it. The low-res logits are kept in the prediction cache for a later
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 import numpy as np
 from fastapi import APIRouter
+from fastapi.responses import Response
 
 from segany.formats import mask_to_uncompressed_rle
 from segany.server.errors import ApiError, prompt_error
+from segany.server.hover import check_hover_point, hover_mask
 from segany.server.routes.common import Image, State, encoded_failure
-from segany.server.schemas import PredictIn, PredictOut
+from segany.server.schemas import HoverIn, PredictIn, PredictOut
 
 router = APIRouter()
 
@@ -65,3 +71,50 @@ def predict(state: State, entry: Image, body: PredictIn) -> dict[str, object]:
         "scores": [float(score) for score in scores],
         "best": int(np.argmax(scores)),
     }
+
+
+_HOVER_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": (
+            "The mask as uncompressed COCO RLE counts: uint32 little-endian run lengths over the H x W mask in "
+            "column-major order, background first. Headers: X-Mask-Size 'H,W', X-Score (predicted IoU), "
+            "X-Candidate (0..2), Server-Timing (decode, upscale, rle, total; ms)."
+        ),
+        "content": {"application/octet-stream": {}},
+    }
+}
+
+
+@router.post("/api/images/{id}/hover", response_class=Response, responses=_HOVER_RESPONSE)
+def hover(state: State, entry: Image, body: HoverIn) -> Response:
+    """The best of the 3 candidates for one positive point; nothing is stored for refinement."""
+    started = time.perf_counter()
+    outside = check_hover_point(body.x, body.y, entry.width, entry.height)
+    if outside is not None:
+        size = entry.width if outside == "x" else entry.height
+        raise ApiError(
+            422,
+            f"{outside} must lie within one image size of the {entry.width}x{entry.height} (WxH) image "
+            f"([{-size}, {2 * size}]), got {getattr(body, outside)}",
+            outside,
+        )
+    try:
+        encoded = state.embeddings.get(entry)
+    except (ValueError, OSError) as exc:
+        raise encoded_failure(exc) from exc
+    ready = time.perf_counter()
+    mask = hover_mask(encoded.predictor, body.x, body.y)
+    payload = np.ascontiguousarray(mask.counts, dtype="<u4").tobytes()
+    timings = {
+        "wait": (ready - started) * 1000,
+        **mask.timings_ms,
+        "total": (time.perf_counter() - started) * 1000,
+    }
+    headers = {
+        "X-Mask-Size": f"{mask.size[0]},{mask.size[1]}",
+        "X-Score": f"{mask.score:.6f}",
+        "X-Candidate": str(mask.index),
+        "Server-Timing": ", ".join(f"{name};dur={ms:.2f}" for name, ms in timings.items()),
+        "Cache-Control": "no-store",
+    }
+    return Response(payload, media_type="application/octet-stream", headers=headers)

@@ -1,4 +1,4 @@
-// The HTTP client of the page: one function per endpoint of /work/notes/SERVER_API.md.
+// The HTTP client of the page: one function per endpoint of the server's API (OpenAPI at /api/docs).
 // Every mutating request carries `X-Segany-Client: 1` (the server's CSRF guard).
 
 const CLIENT_HEADER = { 'X-Segany-Client': '1' };
@@ -58,8 +58,9 @@ export async function uploadImage(file) {
   return (await send('POST', '/api/images', form)).json();
 }
 
-export async function startEncode(id) {
-  return (await send('POST', `${imagePath(id)}/encode`)).json();
+// priority 'now': the photo the user opened (encoded next, at normal priority); 'ahead': a head start.
+export async function startEncode(id, priority = 'ahead') {
+  return (await send('POST', `${imagePath(id)}/encode?priority=${priority}`)).json();
 }
 
 export const encodeState = (id) => getJson(`${imagePath(id)}/encode`);
@@ -96,6 +97,30 @@ export async function getDecoderModel(url = '/api/decoder.onnx') {
 // body: {points: [[x, y]], labels: [1|0], box: [x0, y0, x1, y1] | null, previous, multimask}
 export async function predict(id, body) {
   return (await send('POST', `${imagePath(id)}/predict`, body)).json();
+}
+
+// The hover answer: the best candidate for one positive point at original pixel (x, y), as binary RLE.
+// -> {size: [H, W], counts: Uint32Array (column-major runs, background first), score, index, serverMs}
+export async function hover(id, x, y) {
+  const response = await send('POST', `${imagePath(id)}/hover`, { x, y });
+  const counts = new Uint32Array(await response.arrayBuffer()); // little-endian, as every browser CPU
+  return {
+    size: parseSize(response.headers.get('X-Mask-Size'), 'X-Mask-Size'),
+    counts,
+    score: Number.parseFloat(response.headers.get('X-Score')),
+    index: Number.parseInt(response.headers.get('X-Candidate'), 10),
+    serverMs: serverTiming(response.headers.get('Server-Timing')),
+  };
+}
+
+// 'decode;dur=3.1, rle;dur=0.4' -> {decode: 3.1, rle: 0.4}
+function serverTiming(header) {
+  const stages = {};
+  for (const part of (header ?? '').split(',')) {
+    const match = /^\s*([\w-]+)\s*;\s*dur=([\d.]+)/.exec(part);
+    if (match) stages[match[1]] = Number.parseFloat(match[2]);
+  }
+  return stages;
 }
 
 // overrides: optional generator settings next to the preset (points_per_side, pred_iou_thresh, ...)

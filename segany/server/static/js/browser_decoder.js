@@ -7,9 +7,10 @@ import * as api from './api.js';
 const MAX_IMAGES = 4;
 
 export class BrowserDecoder {
-  // threads: onnxruntime-web wasm threads (0: as many as cores, up to 4)
-  constructor(modelInfo, decoderFiles, threads = 0) {
+  // threads: onnxruntime-web wasm threads (0: cores - 1, from 1 to 4); spin: whether they spin when idle
+  constructor(modelInfo, decoderFiles, threads = 0, spin = true) {
     this.threads = threads;
+    this.spin = spin;
     this.modelInfo = modelInfo; // /api/info's "model": image_size (S), low_res_size (L)
     this.decoderFiles = decoderFiles; // /api/info's "decoder_files" (role -> URL) or undefined
     this.worker = new Worker(new URL('./decoder_worker.js', import.meta.url), { type: 'module' });
@@ -61,6 +62,7 @@ export class BrowserDecoder {
           frame: this.modelInfo.image_size,
           lowRes: this.modelInfo.low_res_size,
           threads: this.threads,
+          spin: this.spin,
         }, Object.values(models));
         return this.loadInfo;
       })();

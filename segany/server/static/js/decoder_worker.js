@@ -6,7 +6,7 @@
 // embedding -> image terms) and `cached` (per prompt: points + image terms -> low-res masks, no mask input),
 // ~2x cheaper per prompt; it serves every prompt without previous logits (all hovers, first clicks).
 //
-// Messages in:  {id, op: 'load', models: {decoder, prep?, cached?}, multimask, frame, lowRes, threads}
+// Messages in:  {id, op: 'load', models: {decoder, prep?, cached?}, multimask, frame, lowRes, threads, spin}
 //               {id, op: 'image', imageId, embedding, shape, inputSize, originalSize}   one image's embedding
 //               {id, op: 'decode', imageId, points, labels, box, previous, multimask, want}
 // Messages out: {id, ok: true, result} or {id, ok: false, error}
@@ -32,20 +32,26 @@ function remember(map, key, value, limit) {
   while (map.size > limit) map.delete(map.keys().next().value);
 }
 
-// threads: wasm threads asked for (0 = as many as cores, up to 4).
-async function load({ models, multimask, frame, lowRes, threads }) {
+// threads: wasm threads asked for (0 = auto: cores - 1, from 1 to 4); spin: whether idle intra-op threads spin
+// (ORT's default: a prompt starts sooner, at the price of CPU the page and the server may need).
+async function load({ models, multimask, frame, lowRes, threads, spin = true }) {
   ort.env.wasm.wasmPaths = new URL('../vendor/onnxruntime-web/', import.meta.url).href;
   // Threads need SharedArrayBuffer, which needs the page to be cross-origin isolated (COOP/COEP headers).
-  const wanted = threads > 0 ? threads : Math.min(4, navigator.hardwareConcurrency || 1);
+  // Auto: one core left to the page's main thread (it draws each mask while the next decode may run),
+  // at most 4 (the decoder's matrices are small). On a 2-core machine that is 1 thread, which on this
+  // project's loaded 2-core machine also decoded faster than 2 (benchmarks/bench_serve_browser.py --threads).
+  const cores = navigator.hardwareConcurrency || 1;
+  const wanted = threads > 0 ? threads : Math.max(1, Math.min(4, cores - 1));
   ort.env.wasm.numThreads = self.crossOriginIsolated ? wanted : 1;
   for (const [role, bytes] of Object.entries(models)) {
     sessions[role] = await ort.InferenceSession.create(new Uint8Array(bytes), {
       executionProviders: ['wasm'],
       graphOptimizationLevel: 'all',
+      extra: { session: { intra_op: { allow_spinning: spin ? '1' : '0' } } },
     });
   }
   model = { multimask, frame, lowRes };
-  return { threads: ort.env.wasm.numThreads, roles: Object.keys(sessions) };
+  return { threads: ort.env.wasm.numThreads, spin, roles: Object.keys(sessions) };
 }
 
 async function setImage({ imageId, embedding, shape, inputSize, originalSize }) {
@@ -97,31 +103,49 @@ function promptTensors(image, points, labels, box) {
   };
 }
 
+// The full decoder's feeds that never change: the empty mask input (prompts without previous logits when
+// the cached pair is absent) and the 1 x 1 upscaling target. Made once, not per prompt.
+let constantFeeds = null;
+
+function fullDecoderFeeds(image, prompt, maskInput) {
+  if (!constantFeeds) {
+    constantFeeds = {
+      noMask: new ort.Tensor('float32', new Float32Array(model.lowRes * model.lowRes), [1, 1, model.lowRes, model.lowRes]),
+      hasNoMask: new ort.Tensor('float32', Float32Array.of(0), [1]),
+      hasMask: new ort.Tensor('float32', Float32Array.of(1), [1]),
+      // decoder.onnx's own upscaling is not used (the chosen mask is upsampled below): a 1 x 1 target keeps
+      // its last resize cheap (decoder_lowres.onnx has no such input).
+      origSize: new ort.Tensor('float32', Float32Array.of(1, 1), [2]),
+    };
+  }
+  return {
+    image_embeddings: image.tensor,
+    ...prompt,
+    mask_input: maskInput
+      ? new ort.Tensor('float32', maskInput, [1, 1, model.lowRes, model.lowRes])
+      : constantFeeds.noMask,
+    has_mask_input: maskInput ? constantFeeds.hasMask : constantFeeds.hasNoMask,
+    orig_im_size: constantFeeds.origSize,
+  };
+}
+
+// want 'best' (hover): only the best candidate is upsampled and nothing is kept for refinement (ref null);
+// 'all': every candidate, and their low-res logits kept under the returned ref.
 async function decode({ imageId, points, labels, box, previous, multimask, want }) {
   const image = images.get(imageId);
   if (!image) throw new Error(`image ${imageId} has no embedding in the browser decoder`);
   const area = model.lowRes * model.lowRes;
-  const maskInput = new Float32Array(area);
-  let hasMask = 0;
+  let maskInput = null; // L x L logits of the refined prediction
   if (previous) {
     const earlier = logits.get(previous.ref);
     if (earlier && earlier.imageId === imageId && earlier.lowRes[previous.index]) {
-      maskInput.set(earlier.lowRes[previous.index]);
-      hasMask = 1;
+      maskInput = earlier.lowRes[previous.index];
     }
   }
   const prompt = promptTensors(image, points, labels, box);
-  const useCached = hasMask === 0 && image.terms !== null;
+  const useCached = maskInput === null && image.terms !== null;
   const session = useCached ? sessions.cached : sessions.decoder;
-  const available = useCached ? { ...prompt, ...image.terms } : {
-    image_embeddings: image.tensor,
-    ...prompt,
-    mask_input: new ort.Tensor('float32', maskInput, [1, 1, model.lowRes, model.lowRes]),
-    has_mask_input: new ort.Tensor('float32', Float32Array.of(hasMask), [1]),
-    // decoder.onnx's own upscaling is not used (the chosen mask is upsampled below): a 1 x 1 target keeps
-    // its last resize cheap (decoder_lowres.onnx has no such input).
-    orig_im_size: new ort.Tensor('float32', Float32Array.of(1, 1), [2]),
-  };
+  const available = useCached ? { ...prompt, ...image.terms } : fullDecoderFeeds(image, prompt, maskInput);
   const started = performance.now();
   const out = await session.run(feedsFor(session, available));
   const decodeMs = performance.now() - started;
@@ -130,23 +154,30 @@ async function decode({ imageId, points, labels, box, previous, multimask, want 
   // With the 4-token decoder, token 0 is the multi-prompt mask and tokens 1..3 the candidates.
   const tokens = model.multimask ? (multimask ? [1, 2, 3] : [0]) : [0];
   const scores = tokens.map((t) => iou[t]);
-  const candidates = tokens.map((t) => low.slice(t * area, (t + 1) * area));
   const best = scores.indexOf(Math.max(...scores));
-  const ref = nextRef++;
-  remember(logits, ref, { imageId, lowRes: candidates }, MAX_LOGITS);
-  const indices = want === 'best' ? [best] : candidates.map((_, i) => i);
+  const indices = want === 'best' ? [best] : tokens.map((_, i) => i);
+  // Views into the output (no copy) for the upsampling; copies only of what is kept for refinement.
+  const view = (i) => low.subarray(tokens[i] * area, (tokens[i] + 1) * area);
+  let ref = null;
+  if (want !== 'best') {
+    ref = nextRef++;
+    remember(logits, ref, { imageId, lowRes: tokens.map((_, i) => view(i).slice()) }, MAX_LOGITS);
+  }
   const masks = {};
   const transfer = [];
   if (!scratch || scratch.length < model.lowRes * image.originalSize[1]) {
     scratch = new Float32Array(model.lowRes * image.originalSize[1]);
   }
+  const upsampleStart = performance.now();
   for (const i of indices) {
-    const mask = upsampleMask(image.plan, candidates[i], scratch);
+    const mask = upsampleMask(image.plan, view(i), scratch);
     masks[i] = mask;
     transfer.push(mask.data.buffer);
   }
+  const upsampleMs = performance.now() - upsampleStart;
   for (const tensor of Object.values(out)) tensor.dispose?.();
-  return { result: { ref, scores, best, masks, decodeMs, graph: useCached ? 'cached' : 'decoder' }, transfer };
+  const graph = useCached ? 'cached' : 'decoder';
+  return { result: { ref, scores, best, masks, decodeMs, upsampleMs, graph }, transfer };
 }
 
 self.onmessage = async (event) => {

@@ -39,9 +39,13 @@ export class Editor {
     this.current = null; // {mask, rle, score, scores, index} shown for the current prompt
     this.refreshToken = 0;
     this.hoverIndex = -1;
+    this.lastHover = null; // {x, y, mask} of the hover mask drawn last
     this.openedAt = null;
     this.hover = new HoverController(
-      (target) => this.whenReady(target.imageId).then(() => this.segmenter.hover(target.imageId, target.x, target.y)),
+      (target) => this.whenReady(target.imageId).then(() => {
+        target.sentAt = performance.now();
+        return this.segmenter.hover(target.imageId, target.x, target.y);
+      }),
       (result, target) => this.drawHover(result, target),
       (error) => this.reportError(error),
     );
@@ -95,7 +99,9 @@ export class Editor {
     if (!this.ready.has(key)) {
       const ready = (async () => {
         if (this.isCurrent(imageId)) this.setStatus('Encoding the photo on the server…');
-        let encoding = await api.startEncode(imageId);
+        // The photo the user opened is encoded before any encode-ahead (at normal CPU priority); a photo
+        // the mode switch or a prompt waits on is one the user is looking at, too.
+        let encoding = await api.startEncode(imageId, 'now');
         while (encoding.state !== 'ready') {
           if (encoding.state === 'failed') throw new Error(`encoding failed: ${encoding.error}`);
           await new Promise((resolve) => setTimeout(resolve, ENCODE_POLL_MS));
@@ -139,10 +145,17 @@ export class Editor {
 
   drawHover(result, target) {
     if (!this.isCurrent(target.imageId) || !this.hoverAllowed()) return;
+    const drawStart = performance.now();
     this.renderer.drawMask(result.masks[result.best]);
+    this.lastHover = { x: target.x, y: target.y, mask: result.masks[result.best] }; // for tests
     const now = performance.now();
+    // Where the time went (ms): waiting for an earlier request to finish, then segmenter.hover's stages
+    // (request round trip, decoder, mask), then painting.
+    const stages = { wait: (target.sentAt ?? target.eventTime) - target.eventTime, ...(result.stages ?? {}),
+      draw: now - drawStart };
     this.stats.hover.push({ seq: target.seq, imageId: target.imageId, decoder: result.decoder,
-      graph: result.graph ?? null, latencyMs: now - target.eventTime, decodeMs: result.decodeMs ?? null });
+      graph: result.graph ?? null, latencyMs: now - target.eventTime, decodeMs: result.stages?.decode ?? null,
+      stages });
     if (this.openedAt !== null) {
       this.stats.firstHover.push({ imageId: target.imageId, decoder: result.decoder, ms: now - this.openedAt });
       this.openedAt = null;
@@ -306,6 +319,12 @@ export class Editor {
       objects: visible.map((object) => ({ ...object.rle, label: object.label, score: object.score })),
       index: index >= 0 ? index : null,
     };
+  }
+
+  // The hover mask drawn last with its point (image pixels), mask as RLE; for tests.
+  lastHoverRle() {
+    if (!this.lastHover) return null;
+    return { x: this.lastHover.x, y: this.lastHover.y, rle: maskToRle(this.lastHover.mask) };
   }
 
   // The current mask as RLE (for tests and the benchmark; the page itself does not need it).

@@ -18,7 +18,7 @@ export class HoverController {
     this.counts = { moves: 0, repeats: 0, requests: 0, drawn: 0, dropped: 0 };
   }
 
-  // eventTime: the mousemove event's timeStamp (the performance.now() clock).
+  // eventTime: the pointer event's timeStamp (when the input arrived; the performance.now() clock).
   move(imageId, x, y, eventTime) {
     this.counts.moves += 1;
     // A mousemove at the position last asked for (browsers send such events, e.g. after a repaint) would

@@ -1,6 +1,7 @@
 // Start-up: reads /api/info, builds the page's parts and wires them together.
 // URL parameters: ?decoder=server|browser picks where prompts are decoded; ?image=<id> opens a photo;
-// ?threads=N sets browser decoding's wasm threads (default: as many as cores, up to 4).
+// ?threads=N sets browser decoding's wasm threads (default: cores - 1, from 1 to 4); ?spin=0 stops its idle
+// threads from spinning between runs (they spin by default: lower latency, more CPU).
 
 import * as api from './api.js';
 import { BrowserDecoder } from './browser_decoder.js';
@@ -32,7 +33,9 @@ async function main() {
   const canBrowse = info.decoders.includes('browser');
   const params = new URLSearchParams(window.location.search);
   const threads = Number.parseInt(params.get('threads') ?? '0', 10) || 0;
-  const segmenter = new Segmenter(canBrowse ? new BrowserDecoder(info.model, info.decoder_files, threads) : null);
+  const spin = params.get('spin') !== '0';
+  const segmenter = new Segmenter(
+    canBrowse ? new BrowserDecoder(info.model, info.decoder_files, threads, spin) : null);
   const decoderSelect = $('decoder');
   decoderSelect.querySelector('option[value="browser"]').disabled = !canBrowse;
   const setDecoder = (mode) => {

@@ -31,22 +31,35 @@ function hslToRgb(h, s, l) {
 }
 
 // Fills `pixels` (Uint32Array of width*height) with `fill` inside the mask and `edge` on its boundary
-// (4-neighbourhood), leaving other pixels untouched. Returns the number of mask pixels.
+// (4-neighbourhood), leaving other pixels untouched. Returns the mask's bounding box {x0, y0, x1, y1}
+// (exclusive ends; null when the mask is empty), so a caller can repaint only that rectangle.
 export function paintMask(pixels, mask, fill, edge) {
   const { width, height, data } = mask;
-  let area = 0;
+  let x0 = width;
+  let y0 = height;
+  let x1 = 0;
+  let y1 = 0;
   for (let y = 0; y < height; y++) {
     const row = y * width;
     const top = y === 0;
     const bottom = y === height - 1;
+    let rowFirst = -1;
+    let rowLast = -1;
     for (let x = 0; x < width; x++) {
       const i = row + x;
       if (!data[i]) continue;
-      area += 1;
+      if (rowFirst < 0) rowFirst = x;
+      rowLast = x;
       const onEdge = top || bottom || x === 0 || x === width - 1 ||
         !data[i - 1] || !data[i + 1] || !data[i - width] || !data[i + width];
       pixels[i] = onEdge ? edge : fill;
     }
+    if (rowFirst >= 0) {
+      if (rowFirst < x0) x0 = rowFirst;
+      if (rowLast + 1 > x1) x1 = rowLast + 1;
+      if (y < y0) y0 = y;
+      y1 = y + 1;
+    }
   }
-  return area;
+  return x1 > x0 ? { x0, y0, x1, y1 } : null;
 }

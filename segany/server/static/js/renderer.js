@@ -26,6 +26,8 @@ export class Renderer {
     this.width = 0;
     this.height = 0;
     this.maskImage = null; // reused ImageData of the current-mask layer
+    this.maskPixels = null; // its Uint32 view (0xAABBGGRR)
+    this.maskRect = null;
   }
 
   setImage(image) {
@@ -37,6 +39,8 @@ export class Renderer {
     }
     this.contexts.image.drawImage(image, 0, 0);
     this.maskImage = new ImageData(this.width, this.height);
+    this.maskPixels = new Uint32Array(this.maskImage.data.buffer);
+    this.maskRect = null; // bounding box of what maskImage holds (exclusive ends), null when empty
     this.fit();
   }
 
@@ -61,11 +65,24 @@ export class Renderer {
     return rect.width ? this.width / rect.width : 1;
   }
 
+  // Hover calls this on every mask: only the rectangle covering the previous and the new mask is cleared
+  // and sent to the canvas (putImageData's dirty rectangle), not the whole image.
   drawMask(mask, highlight = false) {
-    const pixels = new Uint32Array(this.maskImage.data.buffer);
-    pixels.fill(0);
-    if (mask) paintMask(pixels, mask, highlight ? HIGHLIGHT_FILL : CURRENT_FILL, CURRENT_EDGE);
-    this.contexts.mask.putImageData(this.maskImage, 0, 0);
+    const pixels = this.maskPixels;
+    const old = this.maskRect;
+    if (old) {
+      for (let y = old.y0; y < old.y1; y++) pixels.fill(0, y * this.width + old.x0, y * this.width + old.x1);
+    }
+    const rect = mask ? paintMask(pixels, mask, highlight ? HIGHLIGHT_FILL : CURRENT_FILL, CURRENT_EDGE) : null;
+    this.maskRect = rect;
+    const dirty = old && rect
+      ? { x0: Math.min(old.x0, rect.x0), y0: Math.min(old.y0, rect.y0),
+        x1: Math.max(old.x1, rect.x1), y1: Math.max(old.y1, rect.y1) }
+      : (old ?? rect);
+    if (dirty) {
+      this.contexts.mask.putImageData(this.maskImage, 0, 0, dirty.x0, dirty.y0,
+        dirty.x1 - dirty.x0, dirty.y1 - dirty.y0);
+    }
   }
 
   clearMask() {

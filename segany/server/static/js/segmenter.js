@@ -5,7 +5,7 @@
 
 import * as api from './api.js';
 import { wantsMultimask } from './actions.js';
-import { rleToMask } from './rle.js';
+import { fillRle, rleToMask } from './rle.js';
 
 const CACHE_LIMIT = 64; // predictions kept per image
 
@@ -19,6 +19,9 @@ export class Segmenter {
   setMode(mode) {
     if (mode === 'browser' && !this.browserDecoder) throw new Error('this server offers no browser decoding');
     this.mode = mode;
+    // The decoder models and onnxruntime-web's start-up, now: they then overlap the first photo's encoding
+    // instead of following it. A failure here comes back (and is reported) on the first decode.
+    if (mode === 'browser') this.browserDecoder.ensureModel().catch(() => {});
   }
 
   // Starts what browser decoding needs for an image (the model and the embedding); no-op on the server.
@@ -28,9 +31,36 @@ export class Segmenter {
   }
 
   // One positive point, 3 candidates, only the best turned into a mask (the hover of the paper's demo).
-  hover(imageId, x, y) {
-    const prompt = { points: [[x, y]], labels: [1], box: null };
-    return this.run(imageId, prompt, null, true, 'best');
+  // On the server this is its own lean request: only the best mask comes back, as binary RLE.
+  async hover(imageId, x, y) {
+    if (this.mode === 'browser') {
+      const prompt = { points: [[x, y]], labels: [1], box: null };
+      const sent = performance.now();
+      const result = await this.run(imageId, prompt, null, true, 'best');
+      // ms: the worker's round trip, its decoder run, the upsampling of the best mask
+      result.stages = { request: performance.now() - sent, decode: result.decodeMs, mask: result.upsampleMs };
+      return result;
+    }
+    const sent = performance.now();
+    const reply = await api.hover(imageId, x, y);
+    const received = performance.now();
+    const [height, width] = reply.size;
+    const data = new Uint8Array(width * height);
+    const covered = fillRle(data, width, { size: reply.size, counts: reply.counts }, 1);
+    if (covered !== width * height) throw new Error(`hover mask covers ${covered} pixels, expected ${width * height}`);
+    const scores = [];
+    scores[reply.index] = reply.score;
+    return {
+      ref: null,
+      scores,
+      best: reply.index,
+      masks: { [reply.index]: { width, height, data } },
+      rles: null,
+      decoder: 'server',
+      // ms: the request's round trip, the server's own time and decoder run, the mask built from the RLE
+      stages: { request: received - sent, server: reply.serverMs.total ?? null,
+        decode: reply.serverMs.decode ?? null, mask: performance.now() - received },
+    };
   }
 
   // The prediction for prompt step `step`, refined with `previousStep`'s chosen candidate when given.
