@@ -40,6 +40,7 @@ LABELS = {
     "reprompt": "(c) SAM re-prompted from the previous box",
     "full": "(d) full method",
     "full_warped_box": "(d') full method, box of the warped mask",
+    "full_v1": "(d'') previous full method (agreement >= 0.5, no flow check)",
     "key2": "(e) keyframes every 2",
     "key5": "(e) keyframes every 5",
     "key10": "(e) keyframes every 10",
