@@ -4,7 +4,9 @@
 
 Each try starts from the full method (`PRESETS["full"]`, or `--base`) with the given overrides, walks every dev
 sequence from its first true mask and prints J&F, J, F and the share of model frames whose SAM answer was kept
-(the rest kept the carried mask). Embeddings come from the same cache as `bench_video_davis.py`. Lines are
+(the rest kept the carried mask). `--transform rot90` turns frames and masks a quarter turn: segany_small
+trained on every 5th dev frame upright, so upright dev over-rates its answers; turned, they are less familiar.
+Embeddings come from the same cache as `bench_video_davis.py`. Lines are
 appended to `--log` (jsonl) so a table of everything tried can be rebuilt.
 """
 
@@ -17,11 +19,12 @@ import time
 from pathlib import Path
 
 import cv2
+import numpy as np
 import torch
 
 from segany import load_pretrained
 from segany.video.encoding import CachedEncoder
-from segany.video.frames import FolderFrames
+from segany.video.frames import ArrayFrames, FolderFrames, FrameSource
 from segany.video.mask_io import read_label_png
 from segany.video.metrics import ObjectScores, score_sequence, summarize
 from segany.video.settings import PRESETS
@@ -57,6 +60,12 @@ def main() -> int:
     parser.add_argument("--split", default="dev")
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--cache", type=Path, default=Path(".cache/video_embeddings"))
+    parser.add_argument(
+        "--transform",
+        choices=("none", "rot90"),
+        default="none",
+        help="rot90: frames and masks turned a quarter turn (a layout segany_small never trained on)",
+    )
     parser.add_argument("--log", type=Path, default=Path("runs/video/dev_tries.jsonl"))
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -69,15 +78,22 @@ def main() -> int:
         settings = PRESETS[args.base].with_options(**options)
         scores: list[ObjectScores] = []
         kept = model = 0
-        per_sequence = {}
+        per_sequence: dict[str, float] = {}
         start = time.perf_counter()
         for sequence in sequences:
             folder = args.data / sequence
-            source = FolderFrames(folder / "images")
-            truths = [
-                read_label_png(folder / "masks" / f"{source.frame_name(i)}.png") for i in range(len(source))
-            ]
-            encoder = CachedEncoder(args.cache / "segany_small" / sequence, "segany_small")
+            files = FolderFrames(folder / "images")
+            names = [files.frame_name(i) for i in range(len(files))]
+            truths = [read_label_png(folder / "masks" / f"{name}.png") for name in names]
+            source: FrameSource = files
+            cache = args.cache / "segany_small" / sequence
+            if args.transform == "rot90":
+                source = ArrayFrames(
+                    [np.ascontiguousarray(np.rot90(files.read(i))) for i in range(len(files))]
+                )
+                truths = [np.ascontiguousarray(np.rot90(truth)) for truth in truths]
+                cache = args.cache / "segany_small_rot90" / sequence
+            encoder = CachedEncoder(cache, "segany_small")
             video = VideoPredictor(sam, source, settings, encoder=encoder)
             video.add_mask(0, 1, truths[0] == 1)
             predictions = {}
@@ -93,6 +109,7 @@ def main() -> int:
         row = {
             "name": name,
             "split": args.split,
+            "transform": args.transform,
             "base": args.base,
             "options": options,
             "JF": round(100 * table["JF"], 1),
