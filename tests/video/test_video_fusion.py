@@ -89,7 +89,10 @@ def test_band_fusion_moves_the_edge_by_at_most_the_band() -> None:
 def test_negative_points_sit_outside_the_box_and_inside_the_frame() -> None:
     points = outside_points(np.array([10.0, 20.0, 50.0, 60.0]), SIZE)
     assert points.tolist() == [[6.0, 40.0], [54.0, 40.0], [30.0, 16.0], [30.0, 64.0]]
-    assert outside_points(np.array([0.0, 0.0, 128.0, 96.0]), SIZE).shape == (0, 2)  # all would leave the frame
+    assert outside_points(np.array([0.0, 0.0, 128.0, 96.0]), SIZE).shape == (
+        0,
+        2,
+    )  # all would leave the frame
     carried = _square(20, 20, 40)
     predictor = FixedAnswer(carried)
     reprompt(predictor, _carried(carried), TrackerSettings(negative_points=True, interior_points=1))  # type: ignore[arg-type]
