@@ -58,6 +58,7 @@ def main() -> int:
         "--base", default="full", help=f"preset the overrides start from ({', '.join(PRESETS)})"
     )
     parser.add_argument("--split", default="dev")
+    parser.add_argument("--model", default="segany_small", help="weights name for load_pretrained")
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--cache", type=Path, default=Path(".cache/video_embeddings"))
     parser.add_argument(
@@ -70,7 +71,7 @@ def main() -> int:
     args = parser.parse_args()
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
-    sam = load_pretrained("segany_small")
+    sam = load_pretrained(args.model)
     sequences = (args.data / "splits" / f"{args.split}.txt").read_text().split()
     args.log.parent.mkdir(parents=True, exist_ok=True)
     for text in args.tries or ["base:"]:
@@ -86,14 +87,14 @@ def main() -> int:
             names = [files.frame_name(i) for i in range(len(files))]
             truths = [read_label_png(folder / "masks" / f"{name}.png") for name in names]
             source: FrameSource = files
-            cache = args.cache / "segany_small" / sequence
+            cache = args.cache / args.model / sequence
             if args.transform == "rot90":
                 source = ArrayFrames(
                     [np.ascontiguousarray(np.rot90(files.read(i))) for i in range(len(files))]
                 )
                 truths = [np.ascontiguousarray(np.rot90(truth)) for truth in truths]
-                cache = args.cache / "segany_small_rot90" / sequence
-            encoder = CachedEncoder(cache, "segany_small")
+                cache = args.cache / f"{args.model}_rot90" / sequence
+            encoder = CachedEncoder(cache, args.model)
             video = VideoPredictor(sam, source, settings, encoder=encoder)
             video.add_mask(0, 1, truths[0] == 1)
             predictions = {}
