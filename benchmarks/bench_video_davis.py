@@ -40,6 +40,7 @@ LABELS = {
     "reprompt": "(c) SAM re-prompted from the previous box",
     "full": "(d) full method",
     "full_warped_box": "(d') full method, box of the warped mask",
+    "full_v1": "(d'') previous full method (agreement >= 0.5, no flow check)",
     "key2": "(e) keyframes every 2",
     "key5": "(e) keyframes every 5",
     "key10": "(e) keyframes every 10",
@@ -52,6 +53,11 @@ def main() -> int:
     )
     parser.add_argument("--split", default="dev", help="dev or test (davis_video/splits/<split>.txt)")
     parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument(
+        "--model",
+        default="segany_small",
+        help="weights name for load_pretrained (e.g. segany_small_v2, vit_b)",
+    )
     parser.add_argument("--variants", default=",".join(PRESETS), help=f"comma list of {', '.join(PRESETS)}")
     parser.add_argument("--cache", type=Path, default=Path(".cache/video_embeddings"))
     parser.add_argument(
@@ -86,7 +92,7 @@ def main() -> int:
     overrides = dict(_parse_override(text) for text in args.set)
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(args.threads)
-    sam = load_pretrained("segany_small")
+    sam = load_pretrained(args.model)
     encoder_seconds = _encoder_times(sam, args.data, sequences, args.encoder_samples)
     encoder_median = statistics.median(encoder_seconds)
     print(
@@ -105,7 +111,7 @@ def main() -> int:
         for sequence in sequences:
             overlays = args.overlays if variant == "full" else None
             result = _run(
-                sam, args.data / sequence, args.cache / "segany_small" / sequence, settings, overlays
+                sam, args.data / sequence, args.cache / args.model / sequence, settings, overlays, args.model
             )
             sequence_scores, seconds, count, model = result
             scores.extend(sequence_scores)
@@ -133,7 +139,7 @@ def main() -> int:
             file=sys.stderr,
             flush=True,
         )
-    _print_table(report, encoder_median, args.split)
+    _print_table(report, encoder_median, args.split, args.model)
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         document = {
@@ -149,11 +155,11 @@ def main() -> int:
     return 0
 
 
-def _run(sam, folder: Path, cache: Path, settings, overlays: Path | None = None):  # type: ignore[no-untyped-def]
+def _run(sam, folder: Path, cache: Path, settings, overlays: Path | None = None, model: str = "segany_small"):  # type: ignore[no-untyped-def]
     """(object scores, walk seconds without embedding loads, frames, model frames) for one sequence."""
     source = FolderFrames(folder / "images")
     truths = [read_label_png(folder / "masks" / f"{source.frame_name(i)}.png") for i in range(len(source))]
-    encoder = CachedEncoder(cache, "segany_small")
+    encoder = CachedEncoder(cache, model)
     video = VideoPredictor(sam, source, settings, encoder=encoder)
     video.add_mask(0, 1, truths[0] == 1)
     predictions = {}
@@ -202,8 +208,8 @@ def _parse_override(text: str) -> tuple[str, object]:
     return key, {"true": True, "false": False}.get(value.lower(), value)
 
 
-def _print_table(report: dict[str, dict[str, float]], encoder_median: float, split: str) -> None:
-    print(f"\nDAVIS 2016 `{split}` sequences, segany_small, encoder {encoder_median:.2f} s/frame (median)\n")
+def _print_table(report: dict[str, dict[str, float]], encoder_median: float, split: str, model: str) -> None:
+    print(f"\nDAVIS 2016 `{split}` sequences, {model}, encoder {encoder_median:.2f} s/frame (median)\n")
     print("| variant | J&F | J | F | J recall | J decay | model frames | fps (all) | fps without encoder |")
     print("|---|---|---|---|---|---|---|---|---|")
     for variant, row in report.items():

@@ -84,3 +84,15 @@ def warp_low_res(
     out = np.array(logits, dtype=np.float32, copy=True)
     out[:rows, :cols] = _sample(np.ascontiguousarray(out[:rows, :cols]), small, cv2.BORDER_REPLICATE)
     return out
+
+
+def inconsistent(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
+    """H x W bool: current pixels whose backward flow (to the previous frame) and the forward flow found there
+    (previous -> current) do not cancel out, |b + f|^2 > 0.01 (|b|^2 + |f|^2) + 0.5 (Sundaram et al.'s test).
+    Such pixels are occluded, uncovered or mis-tracked, so masks carried there are doubtful."""
+    returned = np.stack(
+        [_sample(np.ascontiguousarray(forward[..., k]), backward, cv2.BORDER_REPLICATE) for k in (0, 1)], -1
+    )
+    gap = np.sum((backward + returned) ** 2, axis=-1)
+    size = np.sum(backward**2, axis=-1) + np.sum(returned**2, axis=-1)
+    return np.asarray(gap > 0.01 * size + 0.5)

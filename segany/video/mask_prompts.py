@@ -43,6 +43,23 @@ def interior_points(mask: np.ndarray, count: int) -> np.ndarray:
     return np.array(points, dtype=np.float64).reshape(-1, 2)
 
 
+def outside_points(box: np.ndarray, shape: tuple[int, int], gap: float = 0.1) -> np.ndarray:
+    """Background (x, y) points just outside an XYXY box: the middles of its 4 sides, pushed out by `gap` x the
+    box's size; those that would leave the H x W frame are dropped. P x 2 float, P <= 4."""
+    x0, y0, x1, y1 = (float(v) for v in box)
+    gap_x, gap_y = gap * (x1 - x0), gap * (y1 - y0)
+    middle_x, middle_y = 0.5 * (x0 + x1), 0.5 * (y0 + y1)
+    candidates = [
+        (x0 - gap_x, middle_y),
+        (x1 + gap_x, middle_y),
+        (middle_x, y0 - gap_y),
+        (middle_x, y1 + gap_y),
+    ]
+    height, width = shape
+    kept = [(x, y) for x, y in candidates if 0 <= x <= width - 1 and 0 <= y <= height - 1]
+    return np.array(kept, dtype=np.float64).reshape(-1, 2)
+
+
 def mask_to_low_res_logits(mask: np.ndarray, image_size: int, low_res: int, magnitude: float) -> np.ndarray:
     """Low-res logits (low_res x low_res, the model input frame) standing for an H x W bool mask: +magnitude
     inside, -magnitude outside (and in the padding), smooth across the edge."""

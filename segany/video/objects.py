@@ -22,6 +22,7 @@ class ObjectTrack:
     uncertain: bool = False  # the current mask is the carried one: SAM's answer was rejected
     last_box: np.ndarray | None = None  # XYXY box of the last confident mask (for re-detection)
     last_area: int = 0  # pixels of the last confident mask
+    doubt: float = 0.0  # share of the mask carried through inconsistent flow since SAM last confirmed it
 
     def remember_confident(self, box: np.ndarray | None) -> None:
         if box is not None:
@@ -39,6 +40,7 @@ class Candidate:
     uncertain: bool
     probability: np.ndarray  # H x W float32 in [0, 1]: who wins a pixel claimed by several objects
     source: str  # "prompt", "sam", "carried", "redetected", "lost"
+    doubt: float = 0.0  # for carried masks: the track's doubt after this frame's flow (see ObjectTrack)
 
 
 @dataclass

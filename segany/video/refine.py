@@ -8,10 +8,17 @@ uncertain.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from segany.predictor import SamPredictor
-from segany.video.mask_prompts import interior_points, mask_box_xyxy, mask_iou
+from segany.video.mask_prompts import (
+    interior_points,
+    mask_box_xyxy,
+    mask_iou,
+    mask_to_low_res_logits,
+    outside_points,
+)
 from segany.video.objects import Candidate
 from segany.video.settings import TrackerSettings
 
@@ -65,7 +72,8 @@ def sam_answer(
 def reprompt(
     predictor: SamPredictor, carried: Candidate, settings: TrackerSettings, previous: np.ndarray | None = None
 ) -> Candidate:
-    """SAM's answer for a carried mask, or the carried mask itself (uncertain) when the answer fails the checks.
+    """SAM's answer for a carried mask (fused with it as `settings.fusion` says), or the carried mask itself
+    (uncertain) when the answer fails the checks.
 
     `previous` is the object's mask on the previous frame (H x W bool), for `settings.box_source`.
     """
@@ -79,20 +87,73 @@ def reprompt(
         elif before is not None:  # "union": the box around both, robust to flow errors
             box = np.concatenate([np.minimum(box[:2], before[:2]), np.maximum(box[2:], before[2:])])
     points = interior_points(carried.mask, settings.interior_points)
-    labels = np.ones(len(points), dtype=np.int64) if len(points) else None
+    labels = np.ones(len(points), dtype=np.int64)
+    if settings.negative_points:
+        outside = outside_points(box, carried.mask.shape)
+        points = np.concatenate([points, outside])
+        labels = np.concatenate([labels, np.zeros(len(outside), dtype=np.int64)])
     mask_input = carried.logits if settings.use_mask_input else None
     mask, probability, score, logits = sam_answer(
         predictor,
         box,
         points if len(points) else None,
-        labels,
+        labels if len(points) else None,
         mask_input,
         closest_to=carried.mask if settings.multimask else None,
     )
     agreement = mask_iou(mask, carried.mask)
-    if score >= settings.min_predicted_iou and agreement >= settings.min_agreement:
-        return Candidate(mask, logits, score, False, probability, "sam")
-    return Candidate(carried.mask, carried.logits, carried.score, True, carried.probability, "carried")
+    doubtful = settings.flow_check and carried.doubt >= settings.doubt_level
+    needed = settings.doubtful_min_agreement if doubtful else settings.min_agreement
+    passed = score >= settings.min_predicted_iou and agreement >= needed
+    if passed and settings.min_consistency > 0 and mask_input is not None:
+        # The same question without the carried logits: an answer that the box and points alone do not
+        # reproduce leans on the carried mask (or on nothing), and is not evidence from this frame.
+        second = sam_answer(
+            predictor,
+            box,
+            points if len(points) else None,
+            labels if len(points) else None,
+            None,
+            closest_to=carried.mask if settings.multimask else None,
+        )[0]
+        passed = mask_iou(mask, second) >= settings.min_consistency
+    if not passed:
+        return Candidate(
+            carried.mask, carried.logits, carried.score, True, carried.probability, "carried", carried.doubt
+        )
+    if settings.fusion == "band":
+        mask, probability, logits = _fuse_band(mask, probability, carried, settings, predictor)
+    elif settings.fusion == "average":
+        weight = settings.model_weight
+        probability = weight * probability + (1.0 - weight) * carried.probability
+        logits = weight * logits + (1.0 - weight) * carried.logits
+        mask = probability >= 0.5
+    return Candidate(mask, logits, score, False, probability, "sam")
+
+
+def _fuse_band(
+    mask: np.ndarray,
+    probability: np.ndarray,
+    carried: Candidate,
+    settings: TrackerSettings,
+    predictor: SamPredictor,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """SAM's mask where it lies within r px of the carried mask's edge, the carried mask elsewhere (r = band x
+    sqrt(carried area)): SAM can move the edge by at most r per frame. Returns (mask, probability, low-res
+    logits); the logits are made from the fused mask (S x S, model input frame)."""
+    radius = max(1, round(settings.band * np.sqrt(np.count_nonzero(carried.mask))))
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    carried_u8 = carried.mask.astype(np.uint8)
+    inner = cv2.erode(carried_u8, disk, borderType=cv2.BORDER_CONSTANT, borderValue=0).astype(bool)
+    outer = cv2.dilate(carried_u8, disk).astype(bool)
+    fused = (mask & outer) | inner
+    band = outer & ~inner
+    fused_probability = np.where(band, probability, carried.mask.astype(np.float32)).astype(np.float32)
+    model = predictor.model
+    logits = mask_to_low_res_logits(
+        fused, model.image_size, model.prompt_encoder.mask_input_size[0], settings.mask_prompt_logit
+    )
+    return fused, fused_probability, logits
 
 
 def redetect(

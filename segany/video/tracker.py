@@ -15,7 +15,7 @@ import numpy as np
 from segany.predictor import SamPredictor
 from segany.transforms import resized_shape
 from segany.video.encoding import FrameEncoder
-from segany.video.flow import FlowEstimator, to_gray, warp_low_res, warp_mask
+from segany.video.flow import FlowEstimator, inconsistent, to_gray, warp_low_res, warp_mask
 from segany.video.mask_prompts import mask_box_xyxy
 from segany.video.objects import Candidate, FrameResult, ObjectTrack
 from segany.video.overlaps import resolve_overlaps
@@ -52,12 +52,18 @@ class Tracker:
         """
         gray = to_gray(frame)
         flow = None
+        doubtful_pixels = None  # H x W bool: where the forward-backward flow check fails
         carried_ids = [obj_id for obj_id in self.tracks if obj_id not in conditioned]
         if carried_ids and self.settings.motion == "flow" and self._previous_gray is not None:
             start = time.perf_counter()
             flow = self.flow.backward(gray, self._previous_gray)
+            if self.settings.flow_check:
+                forward = self.flow.backward(self._previous_gray, gray)
+                doubtful_pixels = inconsistent(flow, forward)
             self.seconds["flow"] += time.perf_counter() - start
-        candidates = {obj_id: self._carry(self.tracks[obj_id], flow) for obj_id in carried_ids}
+        candidates = {
+            obj_id: self._carry(self.tracks[obj_id], flow, doubtful_pixels) for obj_id in carried_ids
+        }
         model_ran = False
         if model_frame and carried_ids:
             self.encoder.set_frame(self.predictor, index, frame)
@@ -78,7 +84,9 @@ class Tracker:
         self._previous_gray = gray
         return result
 
-    def _carry(self, track: ObjectTrack, flow: np.ndarray | None) -> Candidate:
+    def _carry(
+        self, track: ObjectTrack, flow: np.ndarray | None, doubtful_pixels: np.ndarray | None
+    ) -> Candidate:
         if flow is None:
             probability = track.mask.astype(np.float32)
             mask, logits = track.mask, track.logits
@@ -88,9 +96,14 @@ class Tracker:
             image_size = self.predictor.model.image_size
             input_size = resized_shape(track.mask.shape[0], track.mask.shape[1], image_size)
             logits = warp_low_res(track.logits, flow, input_size, image_size)
-        lost = np.count_nonzero(mask) < max(1, self.settings.min_area)
+        area = np.count_nonzero(mask)
+        lost = area < max(1, self.settings.min_area)
+        doubt = track.doubt
+        if doubtful_pixels is not None and area:
+            share = np.count_nonzero(doubtful_pixels & mask) / area
+            doubt = 1.0 - (1.0 - doubt) * (1.0 - share)
         return Candidate(
-            mask, logits, track.score, track.uncertain, probability, "lost" if lost else "carried"
+            mask, logits, track.score, track.uncertain, probability, "lost" if lost else "carried", doubt
         )
 
     def _refine(self, track: ObjectTrack, carried: Candidate) -> Candidate:
@@ -108,5 +121,7 @@ class Tracker:
             track = self.tracks[obj_id] = ObjectTrack(obj_id, mask, candidate.logits, candidate.score)
         track.mask, track.logits, track.score = mask, candidate.logits, candidate.score
         track.uncertain = candidate.uncertain
+        confirmed = candidate.source in ("prompt", "sam", "redetected") and not candidate.uncertain
+        track.doubt = 0.0 if confirmed else candidate.doubt
         if candidate.source in ("prompt", "sam", "redetected") and not candidate.uncertain:
             track.remember_confident(mask_box_xyxy(mask))
