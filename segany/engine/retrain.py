@@ -82,21 +82,22 @@ def retrain(
         import torch
 
         torch.save(base.state_dict(), init)
-    config = TrainConfig(
-        model=description.arch,
-        image_size=base.image_size,
-        mode=mode,
-        init_checkpoint=str(init),
-        steps=steps,
-        out_dir=str(out_dir),
-        data=[f"coco:{out_dir / 'data' / 'annotations.json'}:{out_dir / 'data' / 'images'}"],
-        resume="auto",
-        device=device,
-        progress=False,
-        tensorboard=False,
-        warmup_steps=min(250, max(1, steps // 10)),
-        **(overrides or {}),
-    )
+    fields: dict[str, Any] = {
+        "model": description.arch,
+        "image_size": base.image_size,
+        "mode": mode,
+        "init_checkpoint": str(init),
+        "steps": steps,
+        "out_dir": str(out_dir),
+        "data": [f"coco:{out_dir / 'data' / 'annotations.json'}:{out_dir / 'data' / 'images'}"],
+        "resume": "auto",
+        "device": device,
+        "progress": False,
+        "tensorboard": False,
+        "warmup_steps": min(250, max(1, steps // 10)),
+    }
+    fields.update(overrides or {})  # the caller's values win (a given warmup_steps, batch size, ...)
+    config = TrainConfig(**fields)
     trainer = Trainer(config)
     try:
         metrics = trainer.train()
