@@ -114,8 +114,14 @@ def photos(dataset: str, split: str, start: int, per_image: int, min_area: int) 
             yield Photo(f"{dataset}_{meta.get('stem', index)}.png", np.asarray(pixels), kept)
 
 
-def take_photos(split_column: int, count_photos: int | None, count_masks: int | None, start: int,
-                per_image: int, min_area: int) -> list[Photo]:
+def take_photos(
+    split_column: int,
+    count_photos: int | None,
+    count_masks: int | None,
+    start: int,
+    per_image: int,
+    min_area: int,
+) -> list[Photo]:
     """Photos alternating between the datasets until `count_photos` photos or `count_masks` masks."""
     streams = [photos(d[0], d[split_column], start, per_image, min_area) for d in DATASETS]
     chosen: list[Photo] = []
@@ -162,7 +168,9 @@ def add_photos(store: Any, project_name: str, chosen: list[Photo], user_id: int)
         return ids
 
 
-def run_jobs(store: Any, sam: Any, project_name: str, kind: str, params: dict[str, Any], version: int) -> None:
+def run_jobs(
+    store: Any, sam: Any, project_name: str, kind: str, params: dict[str, Any], version: int
+) -> None:
     from sqlalchemy import select
 
     from segany.engine import jobs
@@ -181,8 +189,9 @@ def run_jobs(store: Any, sam: Any, project_name: str, kind: str, params: dict[st
             raise RuntimeError(f"{kind} job ended {finished.state}: {finished.error}")
 
 
-def measure_version(store: Any, sam: Any, version: Any, user_id: int, heldout: list[Photo],
-                    args: argparse.Namespace) -> VersionResult:
+def measure_version(
+    store: Any, sam: Any, version: Any, user_id: int, heldout: list[Photo], args: argparse.Namespace
+) -> VersionResult:
     from segany.engine.simulate import SimulatedAnnotator, clicks_to_reach
 
     result = VersionResult(version.name)
@@ -216,20 +225,36 @@ def measure_version(store: Any, sam: Any, version: Any, user_id: int, heldout: l
     return result
 
 
-def annotate_train(store: Any, sam: Any, version: Any, user_id: int, chosen: list[Photo],
-                   result: VersionResult, args: argparse.Namespace) -> None:
+def annotate_train(
+    store: Any,
+    sam: Any,
+    version: Any,
+    user_id: int,
+    chosen: list[Photo],
+    result: VersionResult,
+    args: argparse.Namespace,
+) -> None:
     from segany.engine.simulate import SimulatedAnnotator
 
     started = time.perf_counter()
     annotator = SimulatedAnnotator(store, sam, user_id, version.id, 0.90, args.max_clicks)
     ids = add_photos(store, "train", chosen, user_id)
     for image_id, photo in zip(ids, chosen):
-        result.train_clicks.extend(c.clicks for c in annotator.click_objects(image_id, photo.pixels, photo.masks))
+        result.train_clicks.extend(
+            c.clicks for c in annotator.click_objects(image_id, photo.pixels, photo.masks)
+        )
     result.seconds["train_annotation"] = time.perf_counter() - started
 
 
-def retrain_version(store: Any, project: str, base: Any, out: Path, name: str, sources: tuple[str, ...],
-                    args: argparse.Namespace) -> Any:
+def retrain_version(
+    store: Any,
+    project: str,
+    base: Any,
+    out: Path,
+    name: str,
+    sources: tuple[str, ...],
+    args: argparse.Namespace,
+) -> Any:
     from segany.engine.retrain import find_version, retrain
 
     started = time.perf_counter()
@@ -240,11 +265,15 @@ def retrain_version(store: Any, project: str, base: Any, out: Path, name: str, s
         "checkpoint_every": args.steps,
         "torch_threads": 1,
         "seed": 0,
+        "hflip_prob": 0.0,  # decoder mode caches one embedding per flip variant: no flips halves the encoding
     }
     retrain(store, project, base.model, out, name, args.mode, args.steps, sources, base.id, "cpu", overrides)
     version = find_version(store, name)
-    print(f"  retrained {name} from {base.name} ({args.mode}, {args.steps} steps, sources {sources}) in "
-          f"{time.perf_counter() - started:.0f} s", flush=True)
+    print(
+        f"  retrained {name} from {base.name} ({args.mode}, {args.steps} steps, sources {sources}) in "
+        f"{time.perf_counter() - started:.0f} s",
+        flush=True,
+    )
     return version
 
 
@@ -269,7 +298,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=2)
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--prefill-points", type=int, default=16, help="pre-fill / automatic grid side")
-    parser.add_argument("--prefill-iou", type=float, default=0.5, help="pre-fill / automatic predicted-IoU threshold")
+    parser.add_argument(
+        "--prefill-iou", type=float, default=0.5, help="pre-fill / automatic predicted-IoU threshold"
+    )
     parser.add_argument("--prefill-stability", type=float, default=0.5, help="... and stability threshold")
     parser.add_argument("--semi-photos", type=int, default=10, help="held-out photos of stage 2 (0: skip)")
     parser.add_argument("--model", default="segany_small", help="round 0's model")
@@ -291,11 +322,15 @@ def main() -> None:
     with store.transaction() as db:
         user_id = create_user(db, "simulated", "simulated-annotator-password", "annotator").id
     heldout = take_photos(1, None, args.heldout_masks, 0, args.per_image, args.min_area)
-    print(f"held-out: {len(heldout)} test photos, {sum(len(p.masks) for p in heldout)} masks "
-          f"({', '.join(d[0] for d in DATASETS)})", flush=True)
+    print(
+        f"held-out: {len(heldout)} test photos, {sum(len(p.masks) for p in heldout)} masks "
+        f"({', '.join(d[0] for d in DATASETS)})",
+        flush=True,
+    )
     sam = load_model_name(args.model)
     version = find_version(
-        store, str(register_model_version(store, args.model, model_fingerprint(sam, sam.image_size), "round0"))
+        store,
+        str(register_model_version(store, args.model, model_fingerprint(sam, sam.image_size), "round0")),
     )
     results: list[VersionResult] = []
     per_dataset = max(1, args.train_photos // len(DATASETS))
@@ -308,10 +343,14 @@ def main() -> None:
             break
         chosen = take_photos(2, args.train_photos, None, k * per_dataset, args.per_image, args.min_area)
         annotate_train(store, sam, version, user_id, chosen, result, args)
-        print(f"  train annotation: {len(chosen)} photos, {len(result.train_clicks)} masks, "
-              f"{np.mean(result.train_clicks):.2f} clicks per mask", flush=True)
-        version = retrain_version(store, "train", version, args.out / f"run{k + 1}", f"round{k + 1}",
-                                  ("manual",), args)
+        print(
+            f"  train annotation: {len(chosen)} photos, {len(result.train_clicks)} masks, "
+            f"{np.mean(result.train_clicks):.2f} clicks per mask",
+            flush=True,
+        )
+        version = retrain_version(
+            store, "train", version, args.out / f"run{k + 1}", f"round{k + 1}", ("manual",), args
+        )
         sam = load(version)
     if args.self_train:
         base = find_version(store, "round0")
@@ -320,9 +359,13 @@ def main() -> None:
         sam0 = load_model_name(args.model)
         run_jobs(store, sam0, "selftrain", "automatic", prefill_params(args), base.id)
         accepted = accept_all_automatic(store, "selftrain", user_id)
-        print(f"self-training: {accepted} automatic masks accepted unreviewed on {len(chosen)} photos", flush=True)
-        version = retrain_version(store, "selftrain", base, args.out / "run_selftrain", "selftrain",
-                                  ("automatic",), args)
+        print(
+            f"self-training: {accepted} automatic masks accepted unreviewed on {len(chosen)} photos",
+            flush=True,
+        )
+        version = retrain_version(
+            store, "selftrain", base, args.out / "run_selftrain", "selftrain", ("automatic",), args
+        )
         result = measure_version(store, load(version), version, user_id, heldout, args)
         results.append(result)
         print("  " + json.dumps(result.row()), flush=True)
@@ -347,9 +390,15 @@ def accept_all_automatic(store: Any, project_name: str, user_id: int) -> int:
 
     with store.transaction() as db:
         project_id = db.scalar(select(Project.id).where(Project.name == project_name))
-        rows = list(db.scalars(select(Annotation).where(
-            Annotation.project_id == project_id, Annotation.source == "automatic", Annotation.status == "proposed"
-        )))
+        rows = list(
+            db.scalars(
+                select(Annotation).where(
+                    Annotation.project_id == project_id,
+                    Annotation.source == "automatic",
+                    Annotation.status == "proposed",
+                )
+            )
+        )
         for row in rows:
             annotating.decide(db, row, row.version, user_id, keep=True)
         return len(rows)
@@ -359,8 +408,21 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     def cell(value: Any) -> str:
         return f"{value:.2f}" if isinstance(value, float) else "-" if value is None else str(value)
 
-    keys = ("version", "heldout_masks", "NoC@85", "NoC@90", "mIoU@1", "mIoU@3", "semi_clicks@85",
-            "semi_clicks@90", "kept@85", "kept@90", "prefilled_masks", "train_masks", "train_clicks_per_mask")
+    keys = (
+        "version",
+        "heldout_masks",
+        "NoC@85",
+        "NoC@90",
+        "mIoU@1",
+        "mIoU@3",
+        "semi_clicks@85",
+        "semi_clicks@90",
+        "kept@85",
+        "kept@90",
+        "prefilled_masks",
+        "train_masks",
+        "train_clicks_per_mask",
+    )
     print("| " + " | ".join(keys) + " |")
     print("|" + "---|" * len(keys))
     for row in rows:

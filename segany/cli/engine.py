@@ -6,6 +6,9 @@
   serve PROJECT_DIR                 the annotation server (accounts, projects, jobs) on `segany serve`
   retrain PROJECT_DIR --project NAME --model-version V --out RUN --name NEW
                                     fine-tune on the project's accepted masks, register version NEW
+  versions PROJECT_DIR              list the registered model versions
+  use-model VERSION --server URL --user NAME
+                                    make a running project server serve VERSION (no restart; an admin)
 
 Needs the engine extra: pip install "segany[engine]" (and the server extra for `serve`).
 """
@@ -27,6 +30,7 @@ EXAMPLES = """
   segany engine serve birds/ --model segany_small --port 8000
   segany engine retrain birds/ --project gulls --model-version 1 --out runs/r1 --name round1 --steps 300
   segany engine serve birds/ --model-version round1
+  SEGANY_PASSWORD=... segany engine use-model round1 --server http://127.0.0.1:8000 --user alice
 """
 PASSWORD_ENV = "SEGANY_PASSWORD"
 
@@ -92,6 +96,17 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     again.add_argument("--device", default="auto")
     again.set_defaults(run=run_retrain)
+    versions = actions.add_parser("versions", help="list the registered model versions")
+    versions.add_argument("project_dir", metavar="PROJECT_DIR")
+    versions.set_defaults(run=run_versions)
+    use = actions.add_parser("use-model", help="switch a running server to a registered model version")
+    use.add_argument("version", help="model version (name or id)")
+    use.add_argument("--server", default="http://127.0.0.1:8000", help="the project server's URL")
+    use.add_argument(
+        "--user", required=True, help="an admin account (password from $SEGANY_PASSWORD or a prompt)"
+    )
+    use.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for the switch")
+    use.set_defaults(run=run_use_model)
     return parser
 
 
@@ -215,5 +230,39 @@ def run_retrain(args: argparse.Namespace) -> int:
     print(
         f"model version {result.version_name} (id {result.version_id}): {result.weights}, "
         f"trained on {result.masks} masks"
+    )
+    return 0
+
+
+def run_versions(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from segany.engine.models import ModelVersion
+
+    store = _store(args, create=False)
+    try:
+        with store.session() as db:
+            rows = list(db.scalars(select(ModelVersion).order_by(ModelVersion.id)))
+    finally:
+        store.close()
+    for row in rows:
+        parent = f" (from {row.parent_id})" if row.parent_id is not None else ""
+        print(f"{row.id}\t{row.name}{parent}\t{row.model}\t{row.notes}")
+    return 0
+
+
+def run_use_model(args: argparse.Namespace) -> int:
+    from segany.engine.remote import EngineClient, RemoteError
+
+    password = os.environ.get(PASSWORD_ENV) or getpass.getpass(f"password for {args.user}: ")
+    try:
+        client = EngineClient(args.server, timeout=args.timeout)
+        client.login(args.user, password)
+        answer = client.request("PUT", "/api/engine/model-version", {"version": args.version})
+    except RemoteError as exc:
+        raise CliError(str(exc)) from None
+    version, model = answer["version"], answer["model"]
+    print(
+        f"{args.server} now serves model version {version['name']} (id {version['id']}): {model['fingerprint'][:12]}"
     )
     return 0

@@ -46,7 +46,7 @@ def build_engine_app(
     version_id = register_model_version(
         store, app.state.segany.model.name, app.state.segany.model.fingerprint
     )
-    runner = JobRunner(store, sam) if run_jobs else None
+    runner = JobRunner(store, sam, version_id) if run_jobs else None
     mount_engine(app, store, runner, version_id, secure_cookies=False)
     if runner is not None:
         runner.start()
@@ -84,10 +84,13 @@ def _stop_with_app(app: Any, store: Store, runner: JobRunner | None) -> None:
 
     @asynccontextmanager
     async def lifespan(application: Any) -> AsyncIterator[None]:
-        async with inner(application):
+        first = application.state.segany
+        async with inner(application):  # closes the state the app was built with
             yield
         if runner is not None:
             runner.stop()
+        if application.state.segany is not first:  # a runtime model switch replaced it
+            application.state.segany.close()
         store.close()
 
     app.router.lifespan_context = lifespan

@@ -66,8 +66,21 @@ class _RecordingPredictor:
     def set_image(self, image: np.ndarray) -> None:
         self.predictor.set_image(image)
 
-    def predict(self, **kwargs: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        masks, scores, logits = self.predictor.predict(**kwargs)
+    def predict(
+        self,
+        point_coords: np.ndarray | None = None,
+        point_labels: np.ndarray | None = None,
+        box: np.ndarray | None = None,
+        mask_input: np.ndarray | None = None,
+        multimask_output: bool = True,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        masks, scores, logits = self.predictor.predict(
+            point_coords=point_coords,
+            point_labels=point_labels,
+            box=box,
+            mask_input=mask_input,
+            multimask_output=multimask_output,
+        )
         self.outputs.append((np.asarray(masks), np.asarray(scores)))
         return masks, scores, logits
 
@@ -103,7 +116,9 @@ class SimulatedAnnotator:
             self.predictor.set_image(pixels)
             self._image_key = image_id
 
-    def click_objects(self, image_id: int, pixels: np.ndarray, gt_masks: list[np.ndarray]) -> list[ClickedMask]:
+    def click_objects(
+        self, image_id: int, pixels: np.ndarray, gt_masks: list[np.ndarray]
+    ) -> list[ClickedMask]:
         """Click every human mask of one H x W x 3 image (an image of the store) and accept the results."""
         self._set_image(image_id, pixels)
         return [self._click_one(image_id, as_bool_mask(gt, "gt_masks")) for gt in gt_masks]
@@ -176,7 +191,10 @@ class SimulatedAnnotator:
             gts = [as_bool_mask(gt, "gt_masks") for gt in gt_masks]
             ious = mask_iou_matrix(decoded, gts) if decoded and gts else np.zeros((len(decoded), len(gts)))
             # Global greedy matching: the (pre-filled, human) pair of highest IoU first, each used once.
-            pairs = sorted(((float(ious[p, g]), p, g) for p in range(len(decoded)) for g in range(len(gts))), reverse=True)
+            pairs = sorted(
+                ((float(ious[p, g]), p, g) for p in range(len(decoded)) for g in range(len(gts))),
+                reverse=True,
+            )
             taken: set[int] = set()
             match: dict[int, tuple[float, int]] = {}
             for iou, p, g in pairs:

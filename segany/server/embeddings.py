@@ -100,8 +100,10 @@ class EmbeddingCache:
         """The encoded image, waiting for the encoder if needed (re-raises its ImageLoadError)."""
         return self.request(entry, urgent=True).result()
 
-    def close(self) -> None:
-        self._queue.put((-1, next(self._order), None))
+    def close(self, drain: bool = False) -> None:
+        """Stop the worker: now (queued encodings are dropped), or with `drain` after the queued ones (a model
+        switch: requests already waiting on this cache still get their answer)."""
+        self._queue.put((BACKGROUND + 1 if drain else -1, next(self._order), None))
 
     @property
     def held_bytes(self) -> int:

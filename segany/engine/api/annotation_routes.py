@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 
 from segany.engine import annotating, projects, review
 from segany.engine.annotating import NewAnnotation
-from segany.engine.api.deps import CurrentUser, Db
+from segany.engine.api.deps import CurrentUser, Db, Engine
 from segany.engine.api.schemas import (
     Decision,
     EditAnnotation,
@@ -32,7 +32,13 @@ def list_annotations(
 
 @router.post("/images/{image_id}/annotations", status_code=201)
 def accept(
-    project_id: int, image_id: int, body: NewAnnotationBody, response: Response, user: CurrentUser, db: Db
+    project_id: int,
+    image_id: int,
+    body: NewAnnotationBody,
+    response: Response,
+    user: CurrentUser,
+    db: Db,
+    engine: Engine,
 ) -> dict[str, Any]:
     """Accept a mask the annotator made; a retry with the same idempotency_key answers 200 with the same row."""
     with db.begin():
@@ -45,6 +51,7 @@ def accept(
             idempotency_key=body.idempotency_key,
             clicks=body.clicks,
             seconds=body.seconds,
+            model_version_id=engine.model_version_id,  # the model served while the mask was made
         )
         row, created = annotating.create(db, image, new, user.id)
         if not created:
