@@ -117,7 +117,10 @@ def retrain(
         f"{mode} fine-tune of {base_model} on {masks} accepted masks ({', '.join(sources)}) of {project_name}, "
         f"{steps} steps",
     )
-    return RetrainResult(version_id, new_name, weights, masks, {k: float(v) for k, v in metrics.items()})
+    with store.session() as db:  # the name registered (an earlier name when these weights were registered)
+        registered = db.get(ModelVersion, version_id)
+        name = registered.name if registered is not None else new_name
+    return RetrainResult(version_id, name, weights, masks, {k: float(v) for k, v in metrics.items()})
 
 
 def _write_training_data(store: Store, project_name: str, folder: Path, sources: tuple[str, ...]) -> int:

@@ -205,7 +205,7 @@ def test_cli_use_model_and_versions(
         assert "now serves model version round1" in capsys.readouterr().out
         info = httpx.get(url + "/api/info", timeout=10).json()
         assert info["model"]["fingerprint"] == model_fingerprint(other, other.image_size)
-        assert main(["engine", "use-model", "round1", "--server", url, "--user", "ann_a"]) == 2
+        assert main(["engine", "use-model", "round1", "--server", url, "--user", "ann_a"]) == 1
         assert "403" in capsys.readouterr().err
     finally:
         server.terminate()
