@@ -119,9 +119,13 @@ def main() -> None:
     parser.add_argument("--masks", type=int, default=10, help="masks each annotator accepts")
     parser.add_argument("--retry-every", type=int, default=3, help="send every n-th accept twice (0: never)")
     parser.add_argument("--model", default="segany_small")
-    parser.add_argument("--random-weights", action="store_true", help="--model is an architecture, random weights")
+    parser.add_argument(
+        "--random-weights", action="store_true", help="--model is an architecture, random weights"
+    )
     parser.add_argument("--db", default=None, help="database URL (default: SQLite in the project folder)")
-    parser.add_argument("--max-p95-ms", type=float, default=None, help="fail above this p95 (predict/event/accept)")
+    parser.add_argument(
+        "--max-p95-ms", type=float, default=None, help="fail above this p95 (predict/event/accept)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="segany-load-") as folder:
         project = Path(folder) / "project"
@@ -189,7 +193,9 @@ def report(args: argparse.Namespace, outputs: list[dict[str, Any]], wall: float,
 
     store = open_store(project, url=args.db, create=False)
     with store.session() as db:
-        rows = [(key, row_id) for key, row_id in db.execute(select(Annotation.idempotency_key, Annotation.id))]
+        rows = [
+            (key, row_id) for key, row_id in db.execute(select(Annotation.idempotency_key, Annotation.id))
+        ]
     store.close()
     keys = [key for key, _ in rows]
     lost = {key for key in acknowledged if key not in dict(rows)}

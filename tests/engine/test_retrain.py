@@ -82,7 +82,10 @@ def test_full_mode_retrain_moves_the_encoder_and_resumes(tmp_path: Path) -> None
         project = create_project(db, "gulls")
         image, _ = add_image(db, store.blobs, project, png_bytes(seed=3), "g.png")
         annotating.create(
-            db, image, NewAnnotation(uncompressed(square(48, 64, 16, 12, 48, 36)), clicks=2, seconds=1.0), None
+            db,
+            image,
+            NewAnnotation(uncompressed(square(48, 64, 16, 12, 48, 36)), clicks=2, seconds=1.0),
+            None,
         )
     settings = {"interactive_points": 1, "mask_only_iterations": 0, "checkpoint_every": 1, "augment": False}
     first = retrain(
@@ -96,7 +99,17 @@ def test_full_mode_retrain_moves_the_encoder_and_resumes(tmp_path: Path) -> None
     # A restarted (not resumed) run would start from init.pt again: other weights there would show in the result.
     torch.save(tiny_model(seed=9).state_dict(), tmp_path / "run" / "init.pt")
     again = retrain(
-        store, "gulls", str(base), tmp_path / "run", "full1-again", "full", 2, ("manual",), parent, "cpu", settings
+        store,
+        "gulls",
+        str(base),
+        tmp_path / "run",
+        "full1-again",
+        "full",
+        2,
+        ("manual",),
+        parent,
+        "cpu",
+        settings,
     )
     with open(tmp_path / "run" / "log.csv", newline="") as handle:
         steps = [int(row["step"]) for row in csv.DictReader(handle)]

@@ -53,7 +53,11 @@ def test_clicked_masks_match_the_protocol_and_the_store(store: Store, target: fl
             expected = next((k + 1 for k, iou in enumerate(ious) if iou >= target), 4)
             assert result.clicks == expected
             row = db.get(Annotation, result.annotation_id)
-            assert row is not None and (row.source, row.status, row.clicks) == ("manual", "accepted", expected)
+            assert row is not None and (row.source, row.status, row.clicks) == (
+                "manual",
+                "accepted",
+                expected,
+            )
             if not result.from_model:  # brush fix: the human mask itself
                 assert row.area == int(gt.sum())
         prompts = db.query(AnnotationEvent).filter_by(kind="prompt", image_id=image_id).count()
@@ -74,7 +78,8 @@ def test_review_keeps_matching_prefilled_masks(store: Store) -> None:
         image = db.get(Image, image_id)
         assert image is not None
         ids = [
-            annotating.create(db, image, NewAnnotation(mask, source="prefilled"), None)[0].id for mask in proposals
+            annotating.create(db, image, NewAnnotation(mask, source="prefilled"), None)[0].id
+            for mask in proposals
         ]
     annotator = SimulatedAnnotator(store, tiny_model(), user_id, None)
     kept, deleted = annotator.review_prefilled(image_id, gts, keep_iou=0.85)
