@@ -255,7 +255,8 @@ def retrain_version(
     sources: tuple[str, ...],
     args: argparse.Namespace,
 ) -> Any:
-    from segany.engine.retrain import find_version, retrain
+    from segany.engine.retrain import retrain
+    from segany.engine.versions import find_version
 
     started = time.perf_counter()
     overrides = {
@@ -310,9 +311,9 @@ def main() -> None:
     import torch
 
     from segany.engine.accounts import create_user
-    from segany.engine.retrain import find_version
     from segany.engine.server import register_model_version
     from segany.engine.store import open_store
+    from segany.engine.versions import find_version
     from segany.training.embedding_cache import model_fingerprint
 
     torch.set_num_threads(1)

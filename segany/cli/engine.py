@@ -179,7 +179,7 @@ def run_serve(args: argparse.Namespace) -> int:
         raise CliError(f'`segany engine serve` needs: pip install "segany[engine,server]" ({exc})') from exc
     model = args.model
     if args.model_version is not None:
-        from segany.engine.retrain import find_version
+        from segany.engine.versions import find_version
 
         store = _store(args, create=False)
         try:
@@ -206,7 +206,8 @@ def run_serve(args: argparse.Namespace) -> int:
 
 def run_retrain(args: argparse.Namespace) -> int:
     from segany.engine.errors import EngineError
-    from segany.engine.retrain import find_version, retrain
+    from segany.engine.retrain import retrain
+    from segany.engine.versions import find_version
 
     store = _store(args, create=False)
     try:

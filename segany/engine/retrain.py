@@ -19,6 +19,7 @@ from segany.engine.errors import Invalid, NotFound
 from segany.engine.models import SOURCES, ModelVersion, Project
 from segany.engine.store import Store
 from segany.engine.transfer import export_selected, unique_names
+from segany.engine.versions import register_model_version
 
 MODES = ("decoder", "finetune", "full")
 
@@ -30,18 +31,6 @@ class RetrainResult:
     weights: Path
     masks: int
     metrics: dict[str, float]
-
-
-def find_version(store: Store, name_or_id: str) -> ModelVersion:
-    with store.session() as db:
-        query = select(ModelVersion).where(ModelVersion.name == name_or_id)
-        version = db.scalar(query)
-        if version is None and name_or_id.isdigit():
-            version = db.get(ModelVersion, int(name_or_id))
-        if version is None:
-            names = list(db.scalars(select(ModelVersion.name)))
-            raise NotFound(f"unknown model version {name_or_id!r}; known: {names}", "model_version")
-        return version
 
 
 def retrain(
@@ -105,7 +94,6 @@ def retrain(
         trainer.close()
     weights = out_dir / MODEL_FILE
     trained, _ = resolve_model(str(weights), "cpu")
-    from segany.engine.server import register_model_version
     from segany.training.embedding_cache import model_fingerprint
 
     version_id = register_model_version(

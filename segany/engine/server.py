@@ -12,8 +12,9 @@ from sqlalchemy import func, select
 
 from segany.engine.api.app import mount_engine, refuse_open_listening
 from segany.engine.jobs import JobRunner
-from segany.engine.models import ModelVersion, User
+from segany.engine.models import User
 from segany.engine.store import Store, open_store
+from segany.engine.versions import register_model_version
 from segany.modeling.sam import Sam
 from segany.server.settings import ServerSettings
 
@@ -52,31 +53,6 @@ def build_engine_app(
         runner.start()
     _stop_with_app(app, store, runner)
     return app
-
-
-def register_model_version(
-    store: Store,
-    model: str,
-    fingerprint: str,
-    name: str | None = None,
-    parent_id: int | None = None,
-    notes: str = "",
-) -> int:
-    """The id of the model version with this fingerprint, registered on first sight."""
-    with store.transaction() as db:
-        known = db.scalar(select(ModelVersion).where(ModelVersion.fingerprint == fingerprint))
-        if known is not None:
-            return known.id
-        version = ModelVersion(
-            name=name or f"{Path(model).stem}-{fingerprint[:8]}",
-            model=model,
-            fingerprint=fingerprint,
-            parent_id=parent_id,
-            notes=notes,
-        )
-        db.add(version)
-        db.flush()
-        return version.id
 
 
 def _stop_with_app(app: Any, store: Store, runner: JobRunner | None) -> None:

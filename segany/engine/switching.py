@@ -14,7 +14,7 @@ from typing import Any
 
 from segany.engine.errors import Conflict, EngineError
 from segany.engine.models import ModelVersion
-from segany.engine.retrain import find_version
+from segany.engine.versions import find_version
 
 _LOCKS_GUARD = threading.Lock()
 
