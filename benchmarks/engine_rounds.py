@@ -27,6 +27,8 @@ accepted without review, retrain on `automatic` masks only; held-out NoC and mIo
 
     python benchmarks/engine_rounds.py --out /tmp/engine_rounds [--rounds 2] [--train-photos 40]
         [--heldout-masks 40] [--steps 300] [--mode decoder] [--self-train]
+    (to use two processes: stop it once round1 is registered, then run `--start-round 1 --skip-first-measure`
+    and `--measure-only round1` on the same --out at once; each writes results_<tag>.json)
 """
 
 from __future__ import annotations
@@ -197,7 +199,7 @@ def measure_version(
     result = VersionResult(version.name)
     annotator = SimulatedAnnotator(store, sam, user_id, version.id, 0.90, args.max_clicks)
     started = time.perf_counter()
-    ids = add_photos(store, f"heldout-manual-{version.name}", heldout, user_id)
+    ids = add_photos(store, f"heldout-manual-{version.name}{args.suffix}", heldout, user_id)
     for image_id, photo in zip(ids, heldout):
         for clicked in annotator.click_objects(image_id, photo.pixels, photo.masks):
             result.noc85.append(clicks_to_reach(clicked.ious, 0.85, args.max_clicks))
@@ -209,7 +211,7 @@ def measure_version(
         started = time.perf_counter()
         subset = heldout[: args.semi_photos]
         first = np.cumsum([0] + [len(p.masks) for p in subset])  # index of each photo's first mask above
-        project = f"heldout-semi-{version.name}"
+        project = f"heldout-semi-{version.name}{args.suffix}"
         ids = add_photos(store, project, subset, user_id)
         run_jobs(store, sam, project, "prefill", prefill_params(args), version.id)
         for n, (image_id, photo) in enumerate(zip(ids, subset)):
@@ -306,6 +308,12 @@ def main() -> None:
     parser.add_argument("--semi-photos", type=int, default=10, help="held-out photos of stage 2 (0: skip)")
     parser.add_argument("--model", default="segany_small", help="round 0's model")
     parser.add_argument("--self-train", action="store_true")
+    parser.add_argument("--start-round", type=int, default=0, help="continue an earlier run from round k")
+    parser.add_argument("--skip-first-measure", action="store_true", help="... without measuring round k")
+    parser.add_argument("--measure-only", default=None, help="only measure this version of an earlier run")
+    parser.add_argument(
+        "--suffix", default="", help="added to the held-out project names (a repeated measure)"
+    )
     args = parser.parse_args()
 
     import torch
@@ -317,11 +325,23 @@ def main() -> None:
     from segany.training.embedding_cache import model_fingerprint
 
     torch.set_num_threads(1)
-    if args.out.exists() and any(args.out.iterdir()):
+    resuming = args.start_round > 0 or args.measure_only is not None
+    if not resuming and args.out.exists() and any(args.out.iterdir()):
         raise SystemExit(f"--out must be a new or empty folder, got {args.out}")
     store = open_store(args.out / "project")
-    with store.transaction() as db:
-        user_id = create_user(db, "simulated", "simulated-annotator-password", "annotator").id
+    if resuming:  # a later round (or one version's measurement) of a run made before, in parallel if wanted
+        from sqlalchemy import select
+
+        from segany.engine.models import User
+
+        with store.session() as db:
+            found = db.scalar(select(User.id).where(User.username == "simulated"))
+        if found is None:
+            raise SystemExit(f"--start-round / --measure-only need an earlier run in {args.out}")
+        user_id = int(found)
+    else:
+        with store.transaction() as db:
+            user_id = create_user(db, "simulated", "simulated-annotator-password", "annotator").id
     heldout = take_photos(1, None, args.heldout_masks, 0, args.per_image, args.min_area)
     print(
         f"held-out: {len(heldout)} test photos, {sum(len(p.masks) for p in heldout)} masks "
@@ -334,12 +354,25 @@ def main() -> None:
         str(register_model_version(store, args.model, model_fingerprint(sam, sam.image_size), "round0")),
     )
     results: list[VersionResult] = []
-    per_dataset = max(1, args.train_photos // len(DATASETS))
-    for k in range(args.rounds + 1):
-        print(f"round {k}: model version {version.name}", flush=True)
+    if args.measure_only is not None:
+        version = find_version(store, args.measure_only)
+        sam = load(version) if version.name != "round0" else sam
+        args.rounds, args.self_train = -1, False
+    elif args.start_round > 0:
+        version = find_version(store, f"round{args.start_round}")
+        sam = load(version)
+    if args.measure_only is not None:
         result = measure_version(store, sam, version, user_id, heldout, args)
         results.append(result)
         print("  " + json.dumps(result.row()), flush=True)
+    per_dataset = max(1, args.train_photos // len(DATASETS))
+    for k in range(args.start_round, args.rounds + 1):
+        print(f"round {k}: model version {version.name}", flush=True)
+        result = VersionResult(version.name)
+        if not (k == args.start_round and args.skip_first_measure):
+            result = measure_version(store, sam, version, user_id, heldout, args)
+            results.append(result)
+            print("  " + json.dumps(result.row()), flush=True)
         if k == args.rounds:
             break
         chosen = take_photos(2, args.train_photos, None, k * per_dataset, args.per_image, args.min_area)
@@ -371,7 +404,8 @@ def main() -> None:
         results.append(result)
         print("  " + json.dumps(result.row()), flush=True)
     rows = [result.row() for result in results]
-    (args.out / "results.json").write_text(json.dumps(rows, indent=1))
+    tag = args.measure_only or f"from{args.start_round}"
+    (args.out / f"results_{tag}.json").write_text(json.dumps(rows, indent=1))
     print_table(rows)
     store.close()
 
