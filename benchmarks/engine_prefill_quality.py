@@ -7,6 +7,7 @@ annotator would keep), recall = matched human masks / human masks (the share lef
 at mask IoU >= 0.5 and >= 0.75, for each threshold pair (predicted IoU, stability).
 
     python benchmarks/engine_prefill_quality.py [--dataset camvid] [--images 8] [--model segany_small]
+        [--points-per-side 32] [--settings "0.88,0.95;0.5,0.5"]
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ SETTINGS = (
     (0.88, 0.95),
     (0.7, 0.9),
     (0.5, 0.8),
+    (0.5, 0.5),  # the engine_rounds.py default for segany_small
     (0.3, 0.5),
 )  # (pred_iou, stability) thresholds; first = paper
 
@@ -35,7 +37,15 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=8)
     parser.add_argument("--points-per-side", type=int, default=32)
     parser.add_argument("--model", default="segany_small")
+    parser.add_argument(
+        "--settings", default=None, help='threshold pairs "iou,stability;iou,stability" (default: a sweep)'
+    )
     args = parser.parse_args()
+    settings_list = SETTINGS
+    if args.settings:
+        settings_list = tuple(
+            (float(pair.split(",")[0]), float(pair.split(",")[1])) for pair in args.settings.split(";")
+        )
     sam, description = resolve_model(args.model, "cpu")
     samples = list(samples_with_masks(split_reader(args.dataset, args.split), args.images))
     print(
@@ -45,7 +55,7 @@ def main() -> None:
     print(
         f"{'iou_th':>6} {'stab_th':>7} {'masks':>6} {'P@.5':>6} {'R@.5':>6} {'P@.75':>6} {'R@.75':>6} {'s/img':>6}"
     )
-    for iou_th, stab_th in SETTINGS:
+    for iou_th, stab_th in settings_list:
         settings = {
             "points_per_side": args.points_per_side,
             "pred_iou_thresh": iou_th,

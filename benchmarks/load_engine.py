@@ -10,7 +10,11 @@ Reports per request kind: p50 / p95 / max latency ("first" = the first click of 
 encoding; "login" includes argon2 verification, deliberately slow), errors; then checks the database: every acknowledged
 accept is there exactly once and nothing else is (no duplicates from the retries).
 
-    python benchmarks/load_engine.py [--clients 8] [--masks 10] [--model segany_small]
+Exits 1 when any request failed, an acknowledged accept is missing or duplicated, or (with --max-p95-ms) a
+p95 latency of predict / event / accept is above the bound.
+
+    python benchmarks/load_engine.py [--clients 8] [--masks 10] [--model segany_small] [--db URL]
+        [--max-p95-ms 1000] [--random-weights --model vit_tiny (a quick check that it runs)]
 """
 
 from __future__ import annotations
@@ -18,7 +22,6 @@ from __future__ import annotations
 import argparse
 import os
 import socket
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -49,13 +52,13 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def make_project(folder: Path, clients: int) -> list[int]:
+def make_project(folder: Path, clients: int, url: str | None = None) -> list[int]:
     """N annotators in project 1, one photo each (the fixture photos, cycled); returns the image ids."""
     from segany.engine.accounts import create_user
     from segany.engine.projects import add_image, add_member, create_project
     from segany.engine.store import open_store
 
-    store = open_store(folder)
+    store = open_store(folder, url=url)
     ids = []
     with store.transaction() as db:
         project = create_project(db, "load")
@@ -116,14 +119,24 @@ def main() -> None:
     parser.add_argument("--masks", type=int, default=10, help="masks each annotator accepts")
     parser.add_argument("--retry-every", type=int, default=3, help="send every n-th accept twice (0: never)")
     parser.add_argument("--model", default="segany_small")
+    parser.add_argument(
+        "--random-weights", action="store_true", help="--model is an architecture, random weights"
+    )
+    parser.add_argument("--db", default=None, help="database URL (default: SQLite in the project folder)")
+    parser.add_argument(
+        "--max-p95-ms", type=float, default=None, help="fail above this p95 (predict/event/accept)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="segany-load-") as folder:
         project = Path(folder) / "project"
-        image_ids = make_project(project, args.clients)
+        image_ids = make_project(project, args.clients, args.db)
         port = free_port()
+        database = ["--db", args.db] if args.db else []
+        weights = ["--random-weights"] if args.random_weights else []
         server = subprocess.Popen(
-            [sys.executable, "-m", "segany.cli.main", "engine", "serve", str(project), "--model", args.model,
-             "--port", str(port)], env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            [sys.executable, "-m", "segany.cli.main", "engine", *database, "serve", str(project),
+             "--model", args.model, "--port", str(port), *weights],
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )  # fmt: skip
         url = f"http://127.0.0.1:{port}"
         try:
@@ -149,10 +162,12 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(timeout=60)
-        report(args, outputs, wall, project)
+        failed = report(args, outputs, wall, project)
+    raise SystemExit(1 if failed else 0)
 
 
-def report(args: argparse.Namespace, outputs: list[dict[str, Any]], wall: float, project: Path) -> None:
+def report(args: argparse.Namespace, outputs: list[dict[str, Any]], wall: float, project: Path) -> bool:
+    """Print the table and the database check; True when something failed."""
     merged: dict[str, list[float]] = defaultdict(list)
     for out in outputs:
         for kind, values in out.get("latencies", {}).items():
@@ -160,15 +175,28 @@ def report(args: argparse.Namespace, outputs: list[dict[str, Any]], wall: float,
     errors = [error for out in outputs for error in out.get("errors", ["client crashed"])]
     print(f"{args.clients} annotators x {args.masks} masks, model {args.model}, wall {wall:.1f} s")
     print(f"{'request':<8} {'n':>5} {'p50 ms':>9} {'p95 ms':>9} {'max ms':>9}")
+    slow = []
     for kind in ("login", "encode", "first", "predict", "event", "accept"):
         values = merged.get(kind, [])
+        bounded = args.max_p95_ms is not None and kind in ("predict", "event", "accept")
+        if bounded and values and 1000 * percentile(values, 95) > args.max_p95_ms:
+            slow.append(kind)
         print(
             f"{kind:<8} {len(values):>5} {1000 * percentile(values, 50):>9.1f} "
             f"{1000 * percentile(values, 95):>9.1f} {1000 * max(values, default=float('nan')):>9.1f}"
         )
     acknowledged = {key: value for out in outputs for key, value in out.get("acknowledged", {}).items()}
-    with sqlite3.connect(project / "engine.sqlite3") as connection:
-        rows = connection.execute("SELECT idempotency_key, id FROM annotations").fetchall()
+    from sqlalchemy import select
+
+    from segany.engine.models import Annotation
+    from segany.engine.store import open_store
+
+    store = open_store(project, url=args.db, create=False)
+    with store.session() as db:
+        rows = [
+            (key, row_id) for key, row_id in db.execute(select(Annotation.idempotency_key, Annotation.id))
+        ]
+    store.close()
     keys = [key for key, _ in rows]
     lost = {key for key in acknowledged if key not in dict(rows)}
     mismatched = {key for key, row_id in rows if acknowledged.get(key) not in (None, row_id)}
@@ -179,6 +207,9 @@ def report(args: argparse.Namespace, outputs: list[dict[str, Any]], wall: float,
         f"rows not acknowledged: {len(set(keys) - set(acknowledged))}"
     )
     print(f"accepted masks per second: {len(acknowledged) / max(statistics.fmean([wall]), 1e-9):.2f}")
+    if slow:
+        print(f"p95 above {args.max_p95_ms} ms: {', '.join(slow)}")
+    return bool(errors or lost or mismatched or len(keys) != len(set(keys)) or slow)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,9 @@
                                     fine-tune on the project's accepted masks, register version NEW
   import-auto PROJECT_DIR RUN_DIR --project NAME
                                     a finished `segany auto` run's masks as automatic proposals for review
+  versions PROJECT_DIR              list the registered model versions
+  use-model VERSION --server URL --user NAME
+                                    make a running project server serve VERSION (no restart; an admin)
 
 Needs the engine extra: pip install "segany[engine]" (and the server extra for `serve`).
 """
@@ -30,6 +33,7 @@ EXAMPLES = """
   segany engine retrain birds/ --project gulls --model-version 1 --out runs/r1 --name round1 --steps 300
   segany engine serve birds/ --model-version round1
   segany engine import-auto birds/ auto_out/ --project gulls
+  SEGANY_PASSWORD=... segany engine use-model round1 --server http://127.0.0.1:8000 --user alice
 """
 PASSWORD_ENV = "SEGANY_PASSWORD"
 
@@ -98,6 +102,17 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     from segany.cli.engine_import import add_import_auto_parser
 
     add_import_auto_parser(actions)
+    versions = actions.add_parser("versions", help="list the registered model versions")
+    versions.add_argument("project_dir", metavar="PROJECT_DIR")
+    versions.set_defaults(run=run_versions)
+    use = actions.add_parser("use-model", help="switch a running server to a registered model version")
+    use.add_argument("version", help="model version (name or id)")
+    use.add_argument("--server", default="http://127.0.0.1:8000", help="the project server's URL")
+    use.add_argument(
+        "--user", required=True, help="an admin account (password from $SEGANY_PASSWORD or a prompt)"
+    )
+    use.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for the switch")
+    use.set_defaults(run=run_use_model)
     return parser
 
 
@@ -170,7 +185,7 @@ def run_serve(args: argparse.Namespace) -> int:
         raise CliError(f'`segany engine serve` needs: pip install "segany[engine,server]" ({exc})') from exc
     model = args.model
     if args.model_version is not None:
-        from segany.engine.retrain import find_version
+        from segany.engine.versions import find_version
 
         store = _store(args, create=False)
         try:
@@ -197,7 +212,8 @@ def run_serve(args: argparse.Namespace) -> int:
 
 def run_retrain(args: argparse.Namespace) -> int:
     from segany.engine.errors import EngineError
-    from segany.engine.retrain import find_version, retrain
+    from segany.engine.retrain import retrain
+    from segany.engine.versions import find_version
 
     store = _store(args, create=False)
     try:
@@ -221,5 +237,39 @@ def run_retrain(args: argparse.Namespace) -> int:
     print(
         f"model version {result.version_name} (id {result.version_id}): {result.weights}, "
         f"trained on {result.masks} masks"
+    )
+    return 0
+
+
+def run_versions(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from segany.engine.models import ModelVersion
+
+    store = _store(args, create=False)
+    try:
+        with store.session() as db:
+            rows = list(db.scalars(select(ModelVersion).order_by(ModelVersion.id)))
+    finally:
+        store.close()
+    for row in rows:
+        parent = f" (from {row.parent_id})" if row.parent_id is not None else ""
+        print(f"{row.id}\t{row.name}{parent}\t{row.model}\t{row.notes}")
+    return 0
+
+
+def run_use_model(args: argparse.Namespace) -> int:
+    from segany.engine.remote import EngineClient, RemoteError
+
+    password = os.environ.get(PASSWORD_ENV) or getpass.getpass(f"password for {args.user}: ")
+    try:
+        client = EngineClient(args.server, timeout=args.timeout)
+        client.login(args.user, password)
+        answer = client.request("PUT", "/api/engine/model-version", {"version": args.version})
+    except RemoteError as exc:
+        raise CliError(str(exc)) from None
+    version, model = answer["version"], answer["model"]
+    print(
+        f"{args.server} now serves model version {version['name']} (id {version['id']}): {model['fingerprint'][:12]}"
     )
     return 0

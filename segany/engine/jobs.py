@@ -77,11 +77,17 @@ def get(db: Session, project_id: int, job_id: str) -> Job:
 
 
 class JobRunner:
-    """The worker thread; `wake()` after a submit, `stop()` at shutdown."""
+    """The worker thread; `wake()` after a submit, `stop()` at shutdown, `use()` on a model switch.
 
-    def __init__(self, store: Store, sam: Sam) -> None:
+    A job runs with the model the runner holds when the job starts (a switch during a job applies to the
+    next one), and the job and its masks are tagged with that model's version.
+    """
+
+    def __init__(self, store: Store, sam: Sam, model_version_id: int | None = None) -> None:
         self.store = store
         self.sam = sam
+        self.model_version_id = model_version_id
+        self._model_lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="segany-engine-jobs", daemon=True)
@@ -94,6 +100,15 @@ class JobRunner:
 
     def wake(self) -> None:
         self._wake.set()
+
+    def use(self, sam: Sam, model_version_id: int | None) -> None:
+        """Run the jobs started from now on with `sam` (registered as `model_version_id`)."""
+        with self._model_lock:
+            self.sam, self.model_version_id = sam, model_version_id
+
+    def _current_model(self) -> tuple[Sam, int | None]:
+        with self._model_lock:
+            return self.sam, self.model_version_id
 
     def stop(self) -> None:
         self._stop.set()
@@ -140,10 +155,13 @@ class JobRunner:
                 job.state, job.progress, job.updated_at = "done", 1.0, utc_now()
 
     def _run_images(self, job_id: str) -> None:
-        with self.store.session() as db:
+        sam, runner_version = self._current_model()
+        with self.store.transaction() as db:
             job = db.get(Job, job_id)
             if job is None:
                 return
+            if runner_version is not None:
+                job.model_version_id = runner_version  # the model this job really runs with
             images = [image for image in project_images(db, job.project_id) if _wanted(job, image)]
             kind, params, version = job.kind, dict(job.params), job.model_version_id
         for position, image in enumerate(images):
@@ -154,11 +172,11 @@ class JobRunner:
                 prefix = f"{job_id}:{image.id}"
                 if kind == "boxes":
                     boxes = _boxes(params["boxes"].get(str(image.id), []))
-                    new = box_masks(self.sam, pixels, boxes, prefix, version, job_id)
+                    new = box_masks(sam, pixels, boxes, prefix, version, job_id)
                 else:
                     source = "prefilled" if kind == "prefill" else "automatic"
                     new = generated_masks(
-                        self.sam, pixels, generator_params(params), source, prefix, version, job_id
+                        sam, pixels, generator_params(params), source, prefix, version, job_id
                     )
                 with self.store.transaction() as db:  # one image's masks all land, or none
                     fresh = db.get(Image, image.id)

@@ -19,6 +19,7 @@ from segany.engine.errors import Invalid, NotFound
 from segany.engine.models import SOURCES, ModelVersion, Project
 from segany.engine.store import Store
 from segany.engine.transfer import export_selected, unique_names
+from segany.engine.versions import register_model_version
 
 MODES = ("decoder", "finetune", "full")
 
@@ -30,18 +31,6 @@ class RetrainResult:
     weights: Path
     masks: int
     metrics: dict[str, float]
-
-
-def find_version(store: Store, name_or_id: str) -> ModelVersion:
-    with store.session() as db:
-        query = select(ModelVersion).where(ModelVersion.name == name_or_id)
-        version = db.scalar(query)
-        if version is None and name_or_id.isdigit():
-            version = db.get(ModelVersion, int(name_or_id))
-        if version is None:
-            names = list(db.scalars(select(ModelVersion.name)))
-            raise NotFound(f"unknown model version {name_or_id!r}; known: {names}", "model_version")
-        return version
 
 
 def retrain(
@@ -82,21 +71,22 @@ def retrain(
         import torch
 
         torch.save(base.state_dict(), init)
-    config = TrainConfig(
-        model=description.arch,
-        image_size=base.image_size,
-        mode=mode,
-        init_checkpoint=str(init),
-        steps=steps,
-        out_dir=str(out_dir),
-        data=[f"coco:{out_dir / 'data' / 'annotations.json'}:{out_dir / 'data' / 'images'}"],
-        resume="auto",
-        device=device,
-        progress=False,
-        tensorboard=False,
-        warmup_steps=min(250, max(1, steps // 10)),
-        **(overrides or {}),
-    )
+    fields: dict[str, Any] = {
+        "model": description.arch,
+        "image_size": base.image_size,
+        "mode": mode,
+        "init_checkpoint": str(init),
+        "steps": steps,
+        "out_dir": str(out_dir),
+        "data": [f"coco:{out_dir / 'data' / 'annotations.json'}:{out_dir / 'data' / 'images'}"],
+        "resume": "auto",
+        "device": device,
+        "progress": False,
+        "tensorboard": False,
+        "warmup_steps": min(250, max(1, steps // 10)),
+    }
+    fields.update(overrides or {})  # the caller's values win (a given warmup_steps, batch size, ...)
+    config = TrainConfig(**fields)
     trainer = Trainer(config)
     try:
         metrics = trainer.train()
@@ -104,7 +94,6 @@ def retrain(
         trainer.close()
     weights = out_dir / MODEL_FILE
     trained, _ = resolve_model(str(weights), "cpu")
-    from segany.engine.server import register_model_version
     from segany.training.embedding_cache import model_fingerprint
 
     version_id = register_model_version(
@@ -116,7 +105,10 @@ def retrain(
         f"{mode} fine-tune of {base_model} on {masks} accepted masks ({', '.join(sources)}) of {project_name}, "
         f"{steps} steps",
     )
-    return RetrainResult(version_id, new_name, weights, masks, {k: float(v) for k, v in metrics.items()})
+    with store.session() as db:  # the name registered (an earlier name when these weights were registered)
+        registered = db.get(ModelVersion, version_id)
+        name = registered.name if registered is not None else new_name
+    return RetrainResult(version_id, name, weights, masks, {k: float(v) for k, v in metrics.items()})
 
 
 def _write_training_data(store: Store, project_name: str, folder: Path, sources: tuple[str, ...]) -> int:

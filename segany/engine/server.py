@@ -12,8 +12,9 @@ from sqlalchemy import func, select
 
 from segany.engine.api.app import mount_engine, refuse_open_listening
 from segany.engine.jobs import JobRunner
-from segany.engine.models import ModelVersion, User
+from segany.engine.models import User
 from segany.engine.store import Store, open_store
+from segany.engine.versions import register_model_version
 from segany.modeling.sam import Sam
 from segany.server.settings import ServerSettings
 
@@ -46,7 +47,7 @@ def build_engine_app(
     version_id = register_model_version(
         store, app.state.segany.model.name, app.state.segany.model.fingerprint
     )
-    runner = JobRunner(store, sam) if run_jobs else None
+    runner = JobRunner(store, sam, version_id) if run_jobs else None
     mount_engine(app, store, runner, version_id, secure_cookies=False)
     if runner is not None:
         runner.start()
@@ -54,40 +55,18 @@ def build_engine_app(
     return app
 
 
-def register_model_version(
-    store: Store,
-    model: str,
-    fingerprint: str,
-    name: str | None = None,
-    parent_id: int | None = None,
-    notes: str = "",
-) -> int:
-    """The id of the model version with this fingerprint, registered on first sight."""
-    with store.transaction() as db:
-        known = db.scalar(select(ModelVersion).where(ModelVersion.fingerprint == fingerprint))
-        if known is not None:
-            return known.id
-        version = ModelVersion(
-            name=name or f"{Path(model).stem}-{fingerprint[:8]}",
-            model=model,
-            fingerprint=fingerprint,
-            parent_id=parent_id,
-            notes=notes,
-        )
-        db.add(version)
-        db.flush()
-        return version.id
-
-
 def _stop_with_app(app: Any, store: Store, runner: JobRunner | None) -> None:
     inner = app.router.lifespan_context
 
     @asynccontextmanager
     async def lifespan(application: Any) -> AsyncIterator[None]:
-        async with inner(application):
+        first = application.state.segany
+        async with inner(application):  # closes the state the app was built with
             yield
         if runner is not None:
             runner.stop()
+        if application.state.segany is not first:  # a runtime model switch replaced it
+            application.state.segany.close()
         store.close()
 
     app.router.lifespan_context = lifespan

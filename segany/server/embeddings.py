@@ -39,7 +39,7 @@ URGENT, BACKGROUND = 0, 1
 
 
 class ShuttingDown(RuntimeError):
-    """The cache was closed before this image was encoded."""
+    """The cache was closed (server stopping, or its model switched) before this image was encoded: HTTP 503."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,7 @@ class EmbeddingCache:
             BACKGROUND: queue.Queue(),
         }
         self._closed = False
+        self._draining = False  # closing after the urgent queue (a model switch), see close()
         self._stop_hooks = self._install_stop_hooks()
         self.worker_native_ids: dict[int, int] = {}  # URGENT / BACKGROUND -> OS thread id (for tests)
         self._workers = [
@@ -105,7 +106,7 @@ class EmbeddingCache:
                 done: Future[EncodedImage] = Future()
                 done.set_result(ready)
                 return done
-            if self._closed:
+            if self._closed or self._draining:
                 refused: Future[EncodedImage] = Future()
                 refused.set_exception(ShuttingDown("the server is shutting down"))
                 return refused
@@ -122,9 +123,19 @@ class EmbeddingCache:
         """The encoded image, waiting for the encoder if needed (re-raises its ImageLoadError)."""
         return self.request(entry, urgent=True).result()
 
-    def close(self, timeout_s: float = 60.0) -> None:
+    def close(self, timeout_s: float = 60.0, drain: bool = False) -> None:
         """Stop the workers: an encoding in progress stops at its next encoder block, every waiter gets
-        ShuttingDown, and the workers are joined (a thread left inside torch aborts the interpreter's exit)."""
+        ShuttingDown, and the workers are joined (a thread left inside torch aborts the interpreter's exit).
+
+        With `drain` (a model switch) nothing is cut short and nothing waits: new requests are refused, the
+        images a request already waits on (the urgent queue) are still encoded and answered, the old model's
+        encode-ahead is dropped, and the workers then end by themselves."""
+        if drain:
+            with self._lock:
+                self._draining = True
+            for pending in self._queues.values():
+                pending.put(None)  # behind what is queued
+            return
         with self._lock:
             self._closed = True
         for pending in self._queues.values():
@@ -175,8 +186,13 @@ class EmbeddingCache:
         while True:
             entry = pending.get()
             if entry is None or self._closed:
-                self._fail_waiters()
+                # Draining: the urgent worker answers what is left once its queue is done; the background one
+                # must not, or it would fail images still queued for the urgent worker.
+                if not (self._draining and priority == BACKGROUND):
+                    self._fail_waiters()
                 return
+            if self._draining and priority == BACKGROUND:
+                continue  # the old model's encode-ahead is dropped (its futures fail when the urgent queue ends)
             with self._lock:  # claimed under the lock: the other worker may hold the same image
                 future = self._pending.get(entry.id)
                 if future is None or future.done() or future.running():

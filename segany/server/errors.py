@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from segany.errors import PromptError
 from segany.formats import MaskFormatError
 from segany.io import ImageLoadError
+from segany.server.embeddings import ShuttingDown
 
 LOGGER = logging.getLogger("segany.server")
 
@@ -110,6 +111,14 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(MaskFormatError)
     async def _mask(request: Request, exc: MaskFormatError) -> JSONResponse:
         return JSONResponse(error_body(str(exc), "objects"), status_code=422)
+
+    @app.exception_handler(ShuttingDown)
+    async def _shutting_down(request: Request, exc: ShuttingDown) -> JSONResponse:
+        # The image's encoder closed under the request: the server stops, or switched to another model
+        # version while the request was in flight. Asking again reaches the new model.
+        return JSONResponse(
+            error_body(f"{exc}; try again", None), status_code=503, headers={"Retry-After": "1"}
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -53,6 +53,29 @@ class ServerState:
 
     @classmethod
     def build(cls, settings: ServerSettings, sam: Sam, name: str, source: str) -> ServerState:
+        cache = settings.resolved_cache_dir()
+        images = ImageStore(cache / "uploads", settings.max_pixels)
+        skipped = images.scan_folder(settings.images_dir) if settings.images_dir is not None else []
+        return cls._with_parts(settings, sam, name, source, images, skipped)
+
+    def with_model(self, sam: Sam, name: str, source: str) -> ServerState:
+        """A state serving `sam` over the same images (a runtime model switch); the caller closes `self`.
+
+        Embeddings, predictions and the exported decoder belong to one model (their caches are keyed by its
+        fingerprint), so they are new; the image store and its ids stay.
+        """
+        return self._with_parts(self.settings, sam, name, source, self.images, self.skipped_images)
+
+    @classmethod
+    def _with_parts(
+        cls,
+        settings: ServerSettings,
+        sam: Sam,
+        name: str,
+        source: str,
+        images: ImageStore,
+        skipped: list[str],
+    ) -> ServerState:
         from segany.training.embedding_cache import model_fingerprint
 
         cache = settings.resolved_cache_dir()
@@ -66,8 +89,6 @@ class ServerState:
             low_res_size=int(sam.prompt_encoder.mask_input_size[0]),
             fingerprint=fingerprint,
         )
-        images = ImageStore(cache / "uploads", settings.max_pixels)
-        skipped = images.scan_folder(settings.images_dir) if settings.images_dir is not None else []
         embeddings = EmbeddingCache(
             sam, name, images, cache / "embeddings" / fingerprint, settings.memory_cache_bytes
         )
@@ -83,8 +104,8 @@ class ServerState:
             skipped_images=skipped,
         )
 
-    def close(self) -> None:
-        self.embeddings.close()
+    def close(self, drain: bool = False) -> None:
+        self.embeddings.close(drain=drain)
         self.jobs.shutdown()
 
 

@@ -71,7 +71,8 @@ def test_malformed_masks_are_422_naming_the_field(engine_app: Any) -> None:
     assert client.post(path, json={"mask": uncompressed(square(48, 64, 0, 0, 2, 2))}).status_code == 422
 
 
-def test_clicks_per_mask_come_from_prompt_events(engine_app: Any) -> None:
+def test_clicks_per_mask_come_from_prompt_events(engine_app_any_db: Any) -> None:
+    engine_app = engine_app_any_db  # SQLite and PostgreSQL
     client, image_id = setup_image(engine_app)
     base = f"/api/engine/projects/{A}/images/{image_id}"
     for _ in range(4):
@@ -94,7 +95,8 @@ def test_clicks_per_mask_come_from_prompt_events(engine_app: Any) -> None:
     assert stats["masks_per_image"] == 2.0
 
 
-def test_keep_and_reject_of_proposed_masks(engine_app: Any) -> None:
+def test_keep_and_reject_of_proposed_masks(engine_app_any_db: Any) -> None:
+    engine_app = engine_app_any_db  # SQLite and PostgreSQL
     from segany.engine import annotating
     from segany.engine.annotating import NewAnnotation
     from segany.engine.models import Image

@@ -66,7 +66,8 @@ def test_no_session_no_access(engine_app: Any) -> None:
     assert anonymous.get("/api/info").status_code == 200  # no data in it
 
 
-def test_annotator_of_a_cannot_read_or_change_b(engine_app: Any) -> None:
+def test_annotator_of_a_cannot_read_or_change_b(engine_app_any_db: Any) -> None:
+    engine_app = engine_app_any_db  # SQLite and PostgreSQL
     ann_a, ann_b = UserClient(engine_app, "ann_a"), UserClient(engine_app, "ann_b")
     image_b = upload(ann_b, B, seed=1)
     mask = uncompressed(square(48, 64, 2, 2, 9, 9))
@@ -98,7 +99,8 @@ def test_annotator_of_a_cannot_read_or_change_b(engine_app: Any) -> None:
     assert own.status_code == 200 and hashlib.sha256(own.content).hexdigest() == image_b["sha256"]
 
 
-def test_roles(engine_app: Any) -> None:
+def test_roles(engine_app_any_db: Any) -> None:
+    engine_app = engine_app_any_db  # SQLite and PostgreSQL
     admin, ann_a, rev_a = (UserClient(engine_app, name) for name in ("admin", "ann_a", "rev_a"))
     assert ann_a.post("/api/engine/projects", json={"name": "C"}).status_code == 403
     assert (

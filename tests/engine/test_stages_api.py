@@ -35,7 +35,8 @@ def upload_two(client: UserClient) -> list[dict[str, Any]]:
     return images
 
 
-def test_prefill_job_matches_the_generator(engine_app: Any, tiny_sam: Any) -> None:
+def test_prefill_job_matches_the_generator(engine_app_any_db: Any, tiny_sam: Any) -> None:
+    engine_app = engine_app_any_db  # SQLite and PostgreSQL
     from segany.amg import SamAutomaticMaskGenerator
     from segany.engine.blobs import BlobStore
 
@@ -62,7 +63,8 @@ def test_prefill_job_matches_the_generator(engine_app: Any, tiny_sam: Any) -> No
     assert done["masks"] == total
 
 
-def test_automatic_review_and_precision(engine_app: Any) -> None:
+def test_automatic_review_and_precision(engine_app_any_db: Any) -> None:
+    engine_app = engine_app_any_db  # SQLite and PostgreSQL
     from segany.engine import annotating
     from segany.engine.annotating import NewAnnotation
     from segany.engine.models import Image
@@ -147,7 +149,8 @@ def test_detector_boxes_become_masks(engine_app: Any, tiny_sam: Any) -> None:
     assert yolo.status_code == 422 and "line 1" in yolo.json()["detail"]
 
 
-def test_export_sa1b_and_coco_decode_and_import_round_trips(engine_app: Any) -> None:
+def test_export_sa1b_and_coco_decode_and_import_round_trips(engine_app_any_db: Any) -> None:
+    engine_app = engine_app_any_db  # SQLite and PostgreSQL
     from pycocotools.coco import COCO
 
     annotator, admin = UserClient(engine_app, "ann_a"), UserClient(engine_app, "admin")

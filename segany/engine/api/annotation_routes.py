@@ -53,7 +53,7 @@ def accept(
             idempotency_key=body.idempotency_key,
             clicks=body.clicks,
             seconds=body.seconds,
-            model_version_id=engine.model_version_id,
+            model_version_id=engine.model_version_id,  # the model served while the mask was made
         )
         row, created = annotating.create(db, image, new, user.id)
         if not created:

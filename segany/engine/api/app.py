@@ -17,7 +17,14 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from segany.engine import accounts
-from segany.engine.api import annotation_routes, auth_routes, job_routes, project_routes, transfer_routes
+from segany.engine.api import (
+    annotation_routes,
+    auth_routes,
+    job_routes,
+    model_routes,
+    project_routes,
+    transfer_routes,
+)
 from segany.engine.api.deps import CSRF_HEADER, MUTATING, SESSION_COOKIE, EngineState
 from segany.engine.api.page_routes import add_engine_page
 from segany.engine.errors import EngineError, Forbidden, NotFound, Unauthorized
@@ -41,7 +48,7 @@ def mount_engine(
 ) -> FastAPI:
     """Add the engine API and the login gate to a `segany serve` app (from `segany.server.create_app`)."""
     app.state.engine = EngineState(store, runner, model_version_id, secure_cookies)
-    for module in (auth_routes, project_routes, annotation_routes, job_routes, transfer_routes):
+    for module in (auth_routes, project_routes, annotation_routes, job_routes, transfer_routes, model_routes):
         app.include_router(module.router)
     add_engine_page(app)
 

@@ -124,4 +124,5 @@ def job_json(job: Job) -> dict[str, Any]:
         "progress": job.progress,
         "error": job.error,
         "params": job.params,
+        "model_version_id": job.model_version_id,
     }
