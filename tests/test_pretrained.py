@@ -127,3 +127,17 @@ def test_export_refuses_a_run_trained_at_another_image_size(
         export(tmp_path, "segany_small", "segany_small", "wrong size", out_dir=tmp_path / "out")
     TrainConfig(model="segany_small", image_size=registry_size).save(tmp_path / "config.json")
     assert export(tmp_path, "segany_small", "segany_small", "right size", out_dir=tmp_path / "out").is_file()
+
+
+def test_both_generations_ship_and_the_second_is_preferred() -> None:
+    """The real package: segany_small_v2 is the offline default, segany_small stays loadable by name."""
+    from segany.cli.models import DEFAULT_PREFERENCE
+
+    assert {"segany_small", "segany_small_v2"} <= set(segany.pretrained.manifest())
+    assert DEFAULT_PREFERENCE.index("segany_small_v2") < DEFAULT_PREFERENCE.index("segany_small")
+    first, second = load_pretrained("segany_small"), load_pretrained("segany_small_v2")
+    assert first.image_size == second.image_size
+    first_state, second_state = first.state_dict(), second.state_dict()
+    assert first_state.keys() == second_state.keys()
+    changed = [key for key in first_state if not torch.equal(first_state[key], second_state[key])]
+    assert any(key.startswith("image_encoder.") for key in changed)  # fine-tuned, encoder included

@@ -1,8 +1,8 @@
 """Which model and device a command runs: `resolve_model(spec, device)` and `resolve_device(name)`.
 
 Default model (no --model): the best weights present offline, in `DEFAULT_PREFERENCE` order: the largest
-official checkpoint in the cache, else `segany_small` when its weights are bundled in the package (listed in
-segany/pretrained/manifest.json, as the package ships it). With neither: `vit_tiny` with seeded random weights
+official checkpoint in the cache, else our bundled `segany_small_v2`, else `segany_small` (bundled weights are
+listed in segany/pretrained/manifest.json, as the package ships them). With neither: `vit_tiny` with seeded random weights
 and a loud warning, so commands still run end to end (the masks are then meaningless).
 """
 
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 # Weights names tried, best first, when no --model is given: official checkpoints, then our bundled model.
-DEFAULT_PREFERENCE: tuple[str, ...] = ("vit_h", "vit_l", "vit_b", "segany_small")
+DEFAULT_PREFERENCE: tuple[str, ...] = ("vit_h", "vit_l", "vit_b", "segany_small_v2", "segany_small")
 # Architecture built with random weights when nothing is present offline.
 FALLBACK_ARCH = "vit_tiny"
 RANDOM_SEED = 0
