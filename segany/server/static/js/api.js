@@ -17,8 +17,8 @@ export class ApiError extends Error {
   }
 }
 
-async function raiseForStatus(response) {
-  if (response.ok) return response;
+// The ApiError of a failed response: the server's `detail` and `field` when it answered JSON.
+export async function errorFromResponse(response) {
   let detail = `${response.status} ${response.statusText}`;
   let field = null;
   try {
@@ -29,7 +29,12 @@ async function raiseForStatus(response) {
   } catch {
     // not JSON: keep the status line
   }
-  throw new ApiError(response.status, detail, field);
+  return new ApiError(response.status, detail, field);
+}
+
+async function raiseForStatus(response) {
+  if (response.ok) return response;
+  throw await errorFromResponse(response);
 }
 
 async function getJson(url, options = {}) {

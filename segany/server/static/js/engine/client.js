@@ -13,19 +13,7 @@ export function setCsrf(token) {
   api.setSessionHeaders(csrfToken ? { 'X-CSRF-Token': csrfToken } : {});
 }
 
-async function errorOf(response) {
-  let detail = `${response.status} ${response.statusText}`;
-  let field = null;
-  try {
-    const body = await response.json();
-    if (typeof body.detail === 'string') detail = body.detail;
-    else if (body.detail !== undefined) detail = JSON.stringify(body.detail);
-    field = body.field ?? null;
-  } catch {
-    // not JSON: keep the status line
-  }
-  return new ApiError(response.status, detail, field);
-}
+const errorOf = api.errorFromResponse;
 
 function headersFor(method, body) {
   const headers = { 'X-Segany-Client': '1' };
