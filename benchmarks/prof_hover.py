@@ -1,6 +1,6 @@
 """In-process hover timing (`hover_mask`, no HTTP) per torch thread count, from the main or a worker thread.
 
-    python benchmarks/prof_hover.py --model segany_small --threads 1 2 --worker-thread [--profile] [--background]
+python benchmarks/prof_hover.py --model segany_small --threads 1 2 --worker-thread [--profile] [--background]
 """
 
 from __future__ import annotations
