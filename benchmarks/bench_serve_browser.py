@@ -99,7 +99,13 @@ def hover_latencies(page: Any, moves: int, warmup: int = 5) -> list[float]:
 
 
 def bench_model(
-    browser: Any, model: str, moves: int, modes: list[tuple[str, str]], work: Path, cache: Path | None
+    browser: Any,
+    model: str,
+    moves: int,
+    modes: list[tuple[str, str]],
+    work: Path,
+    cache: Path | None,
+    server_args: list[str] | None = None,
 ) -> dict[str, Any]:
     """modes: (label, page query), e.g. ("server", "decoder=server")."""
     gallery = work / f"photos_{model}"
@@ -116,7 +122,8 @@ def bench_model(
             )
     result: dict[str, Any] = {"model": model, "decoders": {}}
     cache_dir = (cache or work) / f"cache_{model}"
-    with serving(MODELS[model], gallery, cache_dir, work / f"serve_{model}.log") as server:
+    args = [*MODELS[model], *(server_args or [])]
+    with serving(args, gallery, cache_dir, work / f"serve_{model}.log") as server:
         images = json.loads(_get(f"{server.url}/api/images"))
         order = [image["id"] for image in images]
         for n, (label, query) in enumerate(modes):
@@ -237,6 +244,11 @@ def main() -> None:
         default=None,
         help="keep the servers' embedding caches here across runs (then 'cold' opens are not cold)",
     )
+    parser.add_argument(
+        "--server-args",
+        default="",
+        help="extra `segany serve` options for an A/B run, one string (e.g. '--threads 1')",
+    )
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -252,7 +264,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         for model in args.models:
-            results.append(bench_model(browser, model, args.moves, modes, Path(tmp), args.cache_dir))
+            results.append(
+                bench_model(
+                    browser, model, args.moves, modes, Path(tmp), args.cache_dir, args.server_args.split()
+                )
+            )
         browser.close()
     report: dict[str, Any] = {
         "cpus": os.cpu_count(),

@@ -33,6 +33,7 @@ from segany.modeling.sam import Sam
 from segany.predictor import SamPredictor
 from segany.server.image_store import ImageEntry, ImageStore
 from segany.server.priority import MAX_NICE, lower_thread_priority
+from segany.server.threads import compute_threads, use_compute_threads
 
 LOGGER = logging.getLogger("segany.server")
 URGENT, BACKGROUND = 0, 1
@@ -76,6 +77,9 @@ class EmbeddingCache:
         self._draining = False  # closing after the urgent queue (a model switch), see close()
         self._stop_hooks = self._install_stop_hooks()
         self.worker_native_ids: dict[int, int] = {}  # URGENT / BACKGROUND -> OS thread id (for tests)
+        # The encoders' intra-op threads, set by each worker for itself (segany.server.threads): the server's
+        # count at start, whatever the request threads set for themselves later.
+        self.encoder_threads = compute_threads()
         self._workers = [
             threading.Thread(target=self._work, args=(URGENT,), name="segany-encoder", daemon=True),
             threading.Thread(target=self._work, args=(BACKGROUND,), name="segany-encoder-ahead", daemon=True),
@@ -181,6 +185,7 @@ class EmbeddingCache:
         self.worker_native_ids[priority] = threading.get_native_id()
         if priority == BACKGROUND:
             lower_thread_priority(MAX_NICE)  # before this thread's first torch operation
+        use_compute_threads(self.encoder_threads)
         encoder = SamPredictor(self.sam)  # this thread's own (the image encoder's workspace is per pass)
         pending = self._queues[priority]
         while True:

@@ -21,6 +21,7 @@ from segany.amg import SamAutomaticMaskGenerator
 from segany.embedding_file import ImageEmbedding
 from segany.modeling.sam import Sam
 from segany.server.priority import lower_thread_priority
+from segany.server.threads import compute_threads, use_compute_threads
 
 MAX_KEPT_JOBS = 32  # finished jobs kept for their results, oldest dropped first
 JOB_NICE_INCREMENT = 10
@@ -50,6 +51,7 @@ class JobManager:
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._lock = threading.Lock()
         self.worker_native_id: int | None = None  # the job thread's OS id, once it started (for tests)
+        self._threads = compute_threads()  # the job thread's intra-op threads (segany.server.threads)
         # The job thread runs at a lower CPU priority (nice +10): a long run never slows hovering elsewhere.
         self._executor = ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="segany-everything", initializer=self._start_worker
@@ -73,6 +75,7 @@ class JobManager:
     def _start_worker(self) -> None:
         self.worker_native_id = threading.get_native_id()
         lower_thread_priority(JOB_NICE_INCREMENT)
+        use_compute_threads(self._threads)
 
     def get(self, job_id: str) -> Job | None:
         with self._lock:

@@ -19,6 +19,7 @@ from segany.server.errors import ApiError, prompt_error
 from segany.server.hover import check_hover_point, hover_mask
 from segany.server.routes.common import Image, State, encoded_failure
 from segany.server.schemas import HoverIn, PredictIn, PredictOut
+from segany.server.threads import use_request_threads
 
 router = APIRouter()
 
@@ -52,6 +53,7 @@ def predict(state: State, entry: Image, body: PredictIn) -> dict[str, object]:
         encoded = state.embeddings.get(entry)
     except (ValueError, OSError) as exc:
         raise encoded_failure(exc) from exc
+    use_request_threads()
     try:
         masks, scores, low_res = encoded.predictor.predict(
             point_coords=np.asarray(body.points, dtype=np.float64).reshape(-1, 2) if body.points else None,
@@ -103,6 +105,7 @@ def hover(state: State, entry: Image, body: HoverIn) -> Response:
     except (ValueError, OSError) as exc:
         raise encoded_failure(exc) from exc
     ready = time.perf_counter()
+    use_request_threads()
     mask = hover_mask(encoded.predictor, body.x, body.y)
     payload = np.ascontiguousarray(mask.counts, dtype="<u4").tobytes()
     timings = {
