@@ -95,7 +95,9 @@ def collect_pairs(
             masks, scores, logits = predictor.predict(box=box, multimask_output=False)
             keep(0, masks, scores, gt)
             best = int(np.argmax(scores))
-            masks, scores, _ = predictor.predict(box=box, mask_input=logits[best : best + 1], multimask_output=False)
+            masks, scores, _ = predictor.predict(
+                box=box, mask_input=logits[best : best + 1], multimask_output=False
+            )
             keep(0, masks, scores, gt)
             click = first_click(gt)
             masks, scores, _ = predictor.predict(
@@ -165,9 +167,13 @@ def iou_head_output_layer(sam: Sam) -> nn.Linear:
     head = sam.mask_decoder.iou_prediction_head
     layer = head.layers[-1]
     if not isinstance(layer, nn.Linear) or getattr(head, "sigmoid_output", False):
-        raise TypeError("the IoU head must end in a Linear layer without sigmoid to fold an affine map into it")
+        raise TypeError(
+            "the IoU head must end in a Linear layer without sigmoid to fold an affine map into it"
+        )
     if layer.out_features != NUM_TOKENS:
-        raise ValueError(f"the IoU head has {layer.out_features} outputs, expected one per mask token ({NUM_TOKENS})")
+        raise ValueError(
+            f"the IoU head has {layer.out_features} outputs, expected one per mask token ({NUM_TOKENS})"
+        )
     return layer
 
 
@@ -212,7 +218,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         samples = [(image, masks) for _, (image, masks, _) in samples_with_masks(reader, args.max_images)]
         all_pairs.append(collect_pairs(predictor, samples, args.max_objects))
         print(f"calibrate_iou: {spec}: {len(all_pairs[-1])} pairs", file=sys.stderr)
-    pairs = IouPairs(*(np.concatenate([getattr(p, f) for p in all_pairs]) for f in ("token", "predicted", "true")))
+    pairs = IouPairs(
+        *(np.concatenate([getattr(p, f) for p in all_pairs]) for f in ("token", "predicted", "true"))
+    )
     maps = fit_token_maps(pairs)
     fold_into_model(sam, maps)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -94,7 +94,9 @@ def test_collect_pairs_scores_every_opening_prompt() -> None:
     # The empty mask is skipped; the square gives box, box refinement (token 0) and 3 click masks (tokens 1-3).
     assert pairs.token.tolist() == [0, 0, 1, 2, 3]
     predictor.set_image(image)
-    masks, scores, _ = predictor.predict(box=np.array([30, 20, 89, 69], dtype=np.float32), multimask_output=False)
+    masks, scores, _ = predictor.predict(
+        box=np.array([30, 20, 89, 69], dtype=np.float32), multimask_output=False
+    )
     union = np.logical_or(masks[0], square).sum()
     assert pairs.true[0] == pytest.approx(np.logical_and(masks[0], square).sum() / union)
     assert pairs.predicted[0] == pytest.approx(float(scores[0]))
