@@ -187,7 +187,7 @@ def normalize_record(record: Mapping[str, Any], image: ImageInfo, where: str = "
         bbox=bbox,
         predicted_iou=_optional_float(record.get("predicted_iou"), f"{where}['predicted_iou']"),
         point_coords=None if points is None else _points(points, f"{where}['point_coords']"),
-        stability_score=_optional_float(record.get("stability_score"), f"{where}['stability_score']"),
+        stability_score=_stability(record.get("stability_score"), f"{where}['stability_score']"),
         crop_box=None
         if record.get("crop_box") is None
         else _numbers(record["crop_box"], 4, f"{where}['crop_box']"),
@@ -218,6 +218,15 @@ def _integer(value: Any, where: str) -> int:
 
 def _optional_float(value: Any, where: str) -> float | None:
     return None if value is None else float(_number(value, where))
+
+
+def _stability(value: Any, where: str) -> float | None:
+    """A stability score, or None where it is undefined: the generator (as the official one) scores a mask that is
+    empty at the lower threshold 0 / 0 = NaN, kept when the stability filter is off; JSON has no NaN, so such a
+    score is written as null rather than refusing the whole image."""
+    if isinstance(value, (float, np.floating)) and math.isnan(float(value)):
+        return None
+    return _optional_float(value, where)
 
 
 def _numbers(value: Any, length: int, where: str) -> list[Number]:

@@ -78,3 +78,13 @@ def test_image_info_validation() -> None:
         ImageInfo("a", 3.0, 2)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="image_info must be an ImageInfo or a dict, got tuple"):
         ImageInfo.coerce(("a", 3, 2))  # type: ignore[arg-type]
+
+
+def test_undefined_stability_of_an_empty_mask_is_written_as_null() -> None:
+    """The generator scores a mask empty at the lower threshold 0 / 0 = NaN (as the official): stored as None
+    (JSON null), while any other non-finite number stays an error."""
+    empty = {"segmentation": np.zeros((4, 5), dtype=bool), "stability_score": np.float32("nan")}
+    (checked,) = normalize_records([empty], IMAGE)
+    assert checked.stability_score is None and checked.area == 0
+    with pytest.raises(ValueError, match=r"\['stability_score'\] must be finite"):
+        normalize_records([{**empty, "stability_score": float("inf")}], IMAGE)
