@@ -184,6 +184,14 @@ def samples_with_masks(reader: SampleReader, max_samples: int | None = None) -> 
             yield i, sample
 
 
+def draw_objects(rng: np.random.Generator, count: int, max_objects: int | None) -> list[int]:
+    """Indices of the objects of one image to evaluate: all of them, or max_objects drawn without replacement
+    (sorted), so every evaluation of the same reader with the same seed scores the same objects."""
+    if max_objects is None or count <= max_objects:
+        return list(range(count))
+    return sorted(rng.choice(count, size=max_objects, replace=False).tolist())
+
+
 def evaluate_reader(
     predictor: PromptPredictor,
     reader: SampleReader,
@@ -208,9 +216,7 @@ def evaluate_reader(
     rng = np.random.default_rng(seed)
     results: list[ObjectResult] = []
     for i, (image, masks, meta) in samples_with_masks(reader, max_samples):
-        chosen = list(range(len(masks)))
-        if max_objects_per_image is not None and len(masks) > max_objects_per_image:
-            chosen = sorted(rng.choice(len(masks), size=max_objects_per_image, replace=False).tolist())
+        chosen = draw_objects(rng, len(masks), max_objects_per_image)
         predictor.set_image(image)
         for j in chosen:
             result = ObjectResult(dataset, method, str(meta.get("id", i)), j)

@@ -30,7 +30,7 @@ from torch import nn
 
 from segany.evaluation.clicks import first_click
 from segany.evaluation.metrics import as_bool_mask, mask_iou, mask_to_box_xyxy
-from segany.evaluation.protocol import PromptPredictor, samples_with_masks
+from segany.evaluation.protocol import PromptPredictor, draw_objects, samples_with_masks
 from segany.modeling.sam import Sam
 
 NUM_TOKENS = 4  # SAM's mask tokens: 0 = single-mask output, 1..3 = the multimask outputs
@@ -68,7 +68,7 @@ def collect_pairs(
 ) -> IouPairs:
     """(token, predicted, true IoU) of every mask the protocol's opening prompts give, over (image, GT masks).
 
-    Objects are drawn per image as `segany.evaluation.protocol.evaluate_reader` draws them (same seed, same order).
+    Objects are drawn per image as `segany.evaluation.protocol.evaluate_reader` draws them (`draw_objects`).
     """
     rng = np.random.default_rng(seed)
     tokens: list[int] = []
@@ -83,9 +83,7 @@ def collect_pairs(
             token += 1
 
     for image, gt_masks in samples:
-        chosen = list(range(len(gt_masks)))
-        if max_objects_per_image is not None and len(gt_masks) > max_objects_per_image:
-            chosen = sorted(rng.choice(len(gt_masks), size=max_objects_per_image, replace=False).tolist())
+        chosen = draw_objects(rng, len(gt_masks), max_objects_per_image)
         predictor.set_image(image)
         for j in chosen:
             gt = as_bool_mask(gt_masks[j], "gt_masks[j]")
