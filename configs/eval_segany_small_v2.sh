@@ -9,7 +9,7 @@
 # (every image, up to 5 objects), BSDS500, CCP and human_seg as in the issue (first 40 images, up to 3 objects).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RUN=/root/segany_runs/segany_small_v2
+RUN=${RUN:-/root/segany_runs/segany_small_v2}  # RUN=/root/segany_runs/segany_small_v2b for the next stage
 OUT=/root/segany_runs/evals
 mkdir -p "$OUT"
 run() { OMP_NUM_THREADS=${THREADS:-1} nice -n 10 "$@"; }
@@ -19,7 +19,7 @@ case "${1:-}" in
     for step in "$@"; do
       ckpt="$RUN/checkpoints/step_$(printf %07d "$step").pt"
       run segany eval --model "$ckpt" --data shared:bsds500:val --data shared:ccp:val --data shared:camvid:val \
-        --max-images 12 --max-objects 3 --max-clicks 1 --no-grabcut --name "v2@$step" --out "$OUT/v2_val_$step"
+        --max-images 12 --max-objects 3 --max-clicks 1 --no-grabcut --name "$(basename "$RUN")@$step" --out "$OUT/$(basename "$RUN")_val_$step"
     done ;;
   calibrate)
     ckpt="$RUN/checkpoints/step_$(printf %07d "$2").pt"

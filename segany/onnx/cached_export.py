@@ -1,8 +1,15 @@
 """Export of the cached decoder pair: `decoder_prep.onnx` (once per image) and one per-prompt graph, in the exact
-low-rank form (`decoder_lowrank.onnx`) or the dense form (`decoder_dense.onnx`); see `segany.onnx.contract`."""
+low-rank form (`decoder_lowrank.onnx`) or the dense form (`decoder_dense.onnx`); see `segany.onnx.contract`.
+
+`gelu="tanh"` writes the per-prompt graph with the upscaling's two GELUs in their tanh form (max |difference|
+from the exact erf form ~2e-4 per activation). It exists for onnxruntime-web: its WebAssembly erf GELU is
+scalar and was about a fifth of a vit_b prompt's decode there (benchmarks/MEASUREMENTS.md, "browser GELU").
+At opset >= 20 the tanh form is one ONNX `Gelu` node; below it the exporter writes it out in elementary ops.
+"""
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import torch
@@ -23,16 +30,23 @@ from segany.onnx.tracing import DEFAULT_OPSET, EXAMPLE_POINTS, torch_export
 from segany.onnx.wrappers import DecoderPrepGraph, LowRankDecoderGraph
 
 DECODER_FORMS = ("auto", "lowrank", "dense")
+GELU_FORMS = ("exact", "tanh")
 
 
 def export_cached_decoder(
-    sam: Sam, out_dir: str | Path, opset: int = DEFAULT_OPSET, form: str = "auto"
+    sam: Sam, out_dir: str | Path, opset: int = DEFAULT_OPSET, form: str = "auto", gelu: str = "exact"
 ) -> tuple[str, Path, Path]:
     """The cached decoder pair in `out_dir`: `decoder_prep.onnx` and the per-prompt graph in the low-rank form
     (`decoder_lowrank.onnx`) or the dense form (`decoder_dense.onnx`); "auto" takes the form expected to be
-    faster for this decoder's width (`prefers_dense_decoder`). Returns (per-prompt role, prep path, path)."""
+    faster for this decoder's width (`prefers_dense_decoder`). `gelu`: "exact" (erf, the model's own) or
+    "tanh" (the upscaling's GELUs approximated, see the module docstring). Returns (per-prompt role, prep
+    path, path)."""
     if form not in DECODER_FORMS:
         raise ValueError(f"decoder form must be one of {DECODER_FORMS}, got {form!r}")
+    if gelu not in GELU_FORMS:
+        raise ValueError(f"gelu must be one of {GELU_FORMS}, got {gelu!r}")
+    if gelu == "tanh":
+        sam = with_tanh_upscaling_gelu(sam)
     out = Path(out_dir)
     if form == "dense" or (form == "auto" and prefers_dense_decoder(sam)):
         prep, graph = export_dense_decoder(sam, out / DECODER_PREP_FILE, out / DECODER_DENSE_FILE, opset)
@@ -59,6 +73,23 @@ def export_low_rank_decoder(
     )
 
 
+def with_tanh_upscaling_gelu(sam: Sam) -> Sam:
+    """A Sam sharing `sam`'s encoders, with a copy of its mask decoder whose upscaling GELUs use the tanh form.
+
+    A copy, not a switch flipped on `sam`: a server exports in a background thread while the same model
+    answers prompts, which must keep the exact GELU.
+    """
+    decoder = copy.deepcopy(sam.mask_decoder)
+    for module in decoder.output_upscaling:
+        if isinstance(module, nn.GELU):
+            module.approximate = "tanh"
+    mean, std = sam.pixel_mean, sam.pixel_std
+    assert isinstance(mean, torch.Tensor) and isinstance(std, torch.Tensor)
+    return Sam(
+        sam.image_encoder, sam.prompt_encoder, decoder, mean.flatten().tolist(), std.flatten().tolist()
+    )
+
+
 def _export_cached_pair(
     prep: nn.Module, graph: nn.Module, sam: Sam, prep_path: Path, decoder_path: Path, opset: int
 ) -> tuple[Path, Path]:
@@ -82,7 +113,9 @@ def _export_cached_pair(
 
 __all__ = [
     "DECODER_FORMS",
+    "GELU_FORMS",
     "export_cached_decoder",
     "export_dense_decoder",
     "export_low_rank_decoder",
+    "with_tanh_upscaling_gelu",
 ]

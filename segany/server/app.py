@@ -18,7 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from segany import __version__
 from segany.modeling.sam import Sam
 from segany.server.errors import install_error_handlers
-from segany.server.routes import decoder, export, images, info, jobs, predict
+from segany.server.routes import activity, decoder, export, images, info, jobs, predict
 from segany.server.security import GuardMiddleware
 from segany.server.settings import ServerSettings
 from segany.server.state import ServerState
@@ -71,7 +71,7 @@ def create_app(
     )
     app.state.segany = state
     install_error_handlers(app)
-    for module in (info, images, predict, jobs, export, decoder):
+    for module in (info, images, predict, activity, jobs, export, decoder):
         app.include_router(module.router)
     _add_page(app)
     app.add_middleware(

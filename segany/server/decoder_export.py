@@ -5,7 +5,10 @@
   single-mask output, then the 3 multimask candidates), `masks` upscaled to `orig_im_size` in the graph;
 - `decoder_lowres.onnx`: the same without the upscaling (`low_res_masks` only, any prompt incl. mask input);
 - the cached pair (`export_cached_decoder`): `decoder_prep.onnx` once per image, then a cheap per-prompt
-  graph, `decoder_dense.onnx` or `decoder_lowrank.onnx` (whichever form is faster for this decoder).
+  graph, `decoder_dense.gelu-tanh.onnx` or `decoder_lowrank.gelu-tanh.onnx` (whichever form is faster for this
+  decoder). Only the browser runs it, so it is exported for onnxruntime-web: the upscaling's GELUs in their
+  tanh form (WebAssembly's erf GELU is slow) as opset-20 `Gelu` nodes. The name says so: a cache written
+  before this form existed is not served as if it were this one.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from segany.modeling.sam import Sam
 DECODER_FILE = "decoder.onnx"
 LOWRES_FILE = "decoder_lowres.onnx"
 PREP_FILE = "decoder_prep.onnx"
+CACHED_GELU = "tanh"  # the per-prompt graph's GELU form (segany.onnx.cached_export.GELU_FORMS)
+CACHED_OPSET = 20  # the first opset where the tanh GELU is one node
 MASK_TOKENS = 4
 LOGGER = logging.getLogger("segany.server")
 
@@ -37,7 +42,8 @@ class DecoderExport:
         """Role -> file name of every decoder this model gets (`decoder_cached`: the per-prompt graph)."""
         from segany.onnx.dense_decoder import prefers_dense_decoder
 
-        cached = "decoder_dense.onnx" if prefers_dense_decoder(self.sam) else "decoder_lowrank.onnx"
+        form = "decoder_dense" if prefers_dense_decoder(self.sam) else "decoder_lowrank"
+        cached = f"{form}.gelu-{CACHED_GELU}.onnx"
         return {"decoder": DECODER_FILE, "decoder_lowres": LOWRES_FILE, "decoder_prep": PREP_FILE,
                 "decoder_cached": cached}  # fmt: skip
 
@@ -68,7 +74,8 @@ class DecoderExport:
             elif name == LOWRES_FILE:
                 export_decoder(self.sam, stage / name, return_single_mask=False, upscale=False)
             else:  # the cached pair, exported together so that the two always match
-                export_cached_decoder(self.sam, stage)
+                _, _, graph = export_cached_decoder(self.sam, stage, CACHED_OPSET, gelu=CACHED_GELU)
+                graph.rename(stage / self.files()["decoder_cached"])
             for produced in stage.iterdir():
                 if produced.suffix == ".onnx":
                     os.replace(produced, self.folder / produced.name)

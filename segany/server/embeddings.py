@@ -9,6 +9,12 @@
   at the lowest CPU priority (`segany.server.priority`), so that it neither delays the photo the user
   opened nor slows the hovering on it. An image queued in the background that a request then waits on is
   taken by the urgent worker unless the background one has already started it.
+- While the user prompts (`note_activity`: every hover and prediction, and the page's pings when it decodes
+  in the browser), the background worker pauses at its next encoder block, and goes on ACTIVITY_HOLD_S after
+  the last sign of activity. A low CPU priority is not enough: Linux schedules each session (autogroup)
+  fairly before it looks at nice values, so a browser started from a desktop session and a server started
+  from a terminal got a core each, and the nice-19 encoder halved the browser decoder's CPU (measured:
+  benchmarks/MEASUREMENTS.md, "encode-ahead and autogroups").
 
 Each cached predictor is prepared (`SamPredictor.prepare_decoder`) before anyone sees it and never gets
 another image afterwards, so concurrent requests only read it.
@@ -20,6 +26,7 @@ import logging
 import os
 import queue
 import threading
+import time
 from collections import OrderedDict
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -37,6 +44,7 @@ from segany.server.threads import compute_threads, use_compute_threads
 
 LOGGER = logging.getLogger("segany.server")
 URGENT, BACKGROUND = 0, 1
+ACTIVITY_HOLD_S = 1.0  # encode-ahead resumes this long after the last prompt or activity ping
 
 
 class ShuttingDown(RuntimeError):
@@ -75,6 +83,9 @@ class EmbeddingCache:
         }
         self._closed = False
         self._draining = False  # closing after the urgent queue (a model switch), see close()
+        self._active_until = 0.0  # time.monotonic() until which the background worker pauses
+        self._closing = threading.Event()  # wakes a paused background worker at close
+        self.background_pauses = 0  # how many times the background worker paused for activity (for tests)
         self._stop_hooks = self._install_stop_hooks()
         self.worker_native_ids: dict[int, int] = {}  # URGENT / BACKGROUND -> OS thread id (for tests)
         # The encoders' intra-op threads, set by each worker for itself (segany.server.threads): the server's
@@ -123,6 +134,10 @@ class EmbeddingCache:
             self._queues[URGENT if urgent else BACKGROUND].put(entry)
         return future
 
+    def note_activity(self, hold_s: float = ACTIVITY_HOLD_S) -> None:
+        """The user is prompting: background encoding pauses (at its next encoder block) for `hold_s`."""
+        self._active_until = max(self._active_until, time.monotonic() + hold_s)
+
     def get(self, entry: ImageEntry) -> EncodedImage:
         """The encoded image, waiting for the encoder if needed (re-raises its ImageLoadError)."""
         return self.request(entry, urgent=True).result()
@@ -142,6 +157,7 @@ class EmbeddingCache:
             return
         with self._lock:
             self._closed = True
+        self._closing.set()
         for pending in self._queues.values():
             pending.put(None)
         for worker in self._workers:
@@ -152,13 +168,20 @@ class EmbeddingCache:
         self._stop_hooks = []
 
     def _install_stop_hooks(self) -> list[RemovableHandle]:
-        """Forward pre-hooks on the image encoder's blocks that stop our workers' passes once closed.
+        """Forward pre-hooks on the image encoder's blocks that stop our workers' passes once closed, and
+        hold the background worker's pass while the user is active (`note_activity`).
 
         Other threads using the same model (everything jobs) pass through them untouched.
         """
 
         def stop_if_closed(module: nn.Module, args: object) -> None:
-            if self._closed and threading.current_thread() in self._workers:
+            current = threading.current_thread()
+            workers = getattr(self, "_workers", [])  # the hooks are installed before the workers start
+            if current not in workers:
+                return
+            if current is workers[BACKGROUND]:
+                self._pause_while_active()
+            if self._closed:
                 raise ShuttingDown("the server is shutting down")
 
         encoder = self.sam.image_encoder
@@ -169,6 +192,17 @@ class EmbeddingCache:
             for child in module
         ] or list(encoder.children())
         return [block.register_forward_pre_hook(stop_if_closed) for block in blocks]
+
+    def _pause_while_active(self) -> None:
+        paused = False
+        while not self._closed:
+            remaining = self._active_until - time.monotonic()
+            if remaining <= 0:
+                return
+            if not paused:
+                paused = True
+                self.background_pauses += 1
+            self._closing.wait(remaining)
 
     @property
     def held_bytes(self) -> int:

@@ -40,6 +40,7 @@ class CacheOut(BaseModel):
     memory_bytes_held: int  # embeddings plus their decoder caches now in memory
     memory_bytes_limit: int
     images_ready: int
+    encode_ahead_pauses: int  # times the background encoder paused because the user was prompting
 
 
 class InfoOut(BaseModel):

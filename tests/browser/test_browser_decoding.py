@@ -40,6 +40,9 @@ def test_browser_masks_match_server_masks(page: Page, server: ServeProcess) -> N
     graphs = page.evaluate("window.seganyStats.hover.map((h) => h.graph)")  # one read: hovers may still land
     assert graphs and all(graph == "cached" for graph in graphs), graphs
     assert page.evaluate("self.crossOriginIsolated"), "COOP/COEP headers missing: wasm threads unavailable"
+    # The decoder was warmed up on a blank embedding before the first photo's prompts.
+    warmup = page.evaluate("window.segany.editor.segmenter.browserDecoder.loadInfo.warmup")
+    assert warmup["runs"] >= 1 and len(warmup["ms"]) == warmup["runs"], warmup
     # The hover mask drawn (browser-decoded, best candidate only) matches the server's /hover answer.
     hx, hy, hover_mask = settled_hover(page)
     assert 0 < hover_mask.sum() < hover_mask.size

@@ -16,6 +16,7 @@ import onnxruntime as ort
 import pytest
 import torch
 from onnx_testing import max_abs_diff, session_options
+from torch import nn
 
 from segany.modeling.sam import Sam
 from segany.onnx.contract import DECODER_LOWRES_INPUTS, ExportMetadata
@@ -206,3 +207,52 @@ def test_predictor_uses_the_low_rank_pair(export_dir: Path, torch_predictor: Sam
     assert max_abs_diff(logits, reference[2]) <= LOW_RES_ATOL
     assert max_abs_diff(scores, reference[1]) <= SCORE_ATOL
     assert max_abs_diff(other[2], reference[2]) > 1e-2
+
+
+@pytest.mark.parametrize("form", ["lowrank", "dense"])
+def test_tanh_gelu_pair_matches_torch_with_the_tanh_gelu(
+    tiny_sam: Sam, torch_predictor: SamPredictor, tmp_path: Path, form: str
+) -> None:
+    """`gelu="tanh"` (the browser's graph): one opset-20 Gelu node per upscaling activation, the answer of torch's
+    reference path with those GELUs in their tanh form, within IoU 0.99 of the exact masks; the model exported
+    from keeps its exact GELU."""
+    import copy
+
+    import onnx
+
+    role, prep_path, graph_path = export_cached_decoder(tiny_sam, tmp_path, opset=20, form=form, gelu="tanh")
+    assert role == f"decoder_{form}"
+    nodes = [node for node in onnx.load(str(graph_path)).graph.node if node.op_type == "Gelu"]
+    assert nodes and all(
+        onnx.helper.get_attribute_value(next(a for a in node.attribute if a.name == "approximate")) == b"tanh"
+        for node in nodes
+    )
+    assert all(
+        m.approximate == "none" for m in tiny_sam.mask_decoder.output_upscaling if isinstance(m, nn.GELU)
+    )
+    tanh_model = copy.deepcopy(tiny_sam)
+    for module in tanh_model.mask_decoder.output_upscaling:
+        if isinstance(module, nn.GELU):
+            module.approximate = "tanh"
+    embedding = torch_predictor.get_image_embedding()
+    prep = _session(prep_path)
+    terms = dict(
+        zip([o.name for o in prep.get_outputs()], prep.run(None, {"image_embeddings": embedding.numpy()}))
+    )
+    for name in ("1_point", "box_and_points"):
+        coords, labels = PROMPTS[name]
+        prompt = {
+            "point_coords": np.asarray(coords, dtype=np.float32)[None],
+            "point_labels": np.asarray(labels, dtype=np.float32)[None],
+        }
+        scores, low_res = _session(graph_path).run(None, {**prompt, **terms})
+        tanh_low, tanh_scores = _torch_reference(tanh_model, embedding, coords, labels)
+        exact_low, exact_scores = _torch_reference(tiny_sam, embedding, coords, labels)
+        assert max_abs_diff(low_res, tanh_low) <= LOW_RES_ATOL, name
+        assert max_abs_diff(scores, exact_scores) <= SCORE_ATOL, name  # the IoU head has no upscaling GELU
+        assert max_abs_diff(low_res, exact_low) > 0  # the approximation is really in the graph
+        for token in range(4):
+            ours, exact = low_res[0, token] > 0, exact_low[0, token] > 0
+            assert (ours & exact).sum() / max(1, (ours | exact).sum()) >= 0.99, (name, token)
+    with pytest.raises(ValueError, match="gelu must be one of"):
+        export_cached_decoder(tiny_sam, tmp_path, gelu="erf")

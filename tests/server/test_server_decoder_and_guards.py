@@ -81,6 +81,19 @@ def test_cached_decoder_pair_gives_the_server_scores(client: TestClient, image_i
         client, f"/api/images/{image_id}/predict", {"points": [[220, 140]], "labels": [1]}
     ).json()
     np.testing.assert_allclose(outputs["iou_predictions"][0, 1:], served["scores"], atol=1e-4)
+    # The browser's per-prompt graph has the tanh GELU (its name says so): its masks, upsampled as the
+    # page does, within IoU 0.99 of the server's (exact GELU) masks.
+    assert files["decoder_cached"].endswith(".gelu-tanh.onnx")
+    from segany.geometry import upscale_masks
+
+    frame = client.get("/api/info").json()["model"]["image_size"]
+    upsampled = upscale_masks(
+        outputs["low_res_masks"][0, 1:], frame, (input_h, input_w), (height, width), 0.0
+    )
+    for candidate in range(3):
+        browser, server = upsampled[candidate], decode_rle(served["masks"][candidate])
+        union = (browser | server).sum()
+        assert union == 0 or (browser & server).sum() / union >= 0.99, candidate
     assert client.get("/api/decoder/../../etc/passwd").status_code == 404
     assert client.get("/api/decoder/encoder.onnx").status_code == 404
 

@@ -33,5 +33,6 @@ def info(state: State) -> dict[str, object]:
             "memory_bytes_held": state.embeddings.held_bytes,
             "memory_bytes_limit": state.settings.memory_cache_bytes,
             "images_ready": state.embeddings.ready_count,
+            "encode_ahead_pauses": state.embeddings.background_pauses,
         },
     }

@@ -32,6 +32,7 @@ def predict(state: State, entry: Image, body: PredictIn) -> dict[str, object]:
             f"labels must have one entry per point ({len(body.points)}), got {len(body.labels)}",
             "labels",
         )
+    state.embeddings.note_activity()
     mask_input = None
     if body.previous is not None:
         stored = state.predictions.get(body.previous.prediction_id)
@@ -91,6 +92,7 @@ _HOVER_RESPONSE: dict[int | str, dict[str, Any]] = {
 def hover(state: State, entry: Image, body: HoverIn) -> Response:
     """The best of the 3 candidates for one positive point; nothing is stored for refinement."""
     started = time.perf_counter()
+    state.embeddings.note_activity()
     outside = check_hover_point(body.x, body.y, entry.width, entry.height)
     if outside is not None:
         size = entry.width if outside == "x" else entry.height

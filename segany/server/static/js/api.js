@@ -70,6 +70,11 @@ export async function startEncode(id, priority = 'ahead') {
 
 export const encodeState = (id) => getJson(`${imagePath(id)}/encode`);
 
+// The user is prompting with browser decoding: the server holds its encode-ahead for a moment (204).
+export async function noteActivity() {
+  await send('POST', '/api/activity');
+}
+
 function parseSize(header, name) {
   const values = (header ?? '').split(',').map((v) => Number.parseInt(v, 10));
   if (values.length === 0 || values.some((v) => !Number.isFinite(v))) {

@@ -7,7 +7,7 @@ import * as api from './api.js';
 const MAX_IMAGES = 4;
 
 export class BrowserDecoder {
-  // threads: onnxruntime-web wasm threads (0: cores - 1, from 1 to 4); spin: whether they spin when idle
+  // threads: onnxruntime-web wasm threads (0: auto, see decoder_worker.js); spin: whether they spin when idle
   constructor(modelInfo, decoderFiles, threads = 0, spin = true) {
     this.threads = threads;
     this.spin = spin;
@@ -61,6 +61,7 @@ export class BrowserDecoder {
           multimask,
           frame: this.modelInfo.image_size,
           lowRes: this.modelInfo.low_res_size,
+          embeddingShape: this.modelInfo.embedding_shape,
           threads: this.threads,
           spin: this.spin,
         }, Object.values(models));

@@ -6,7 +6,8 @@
 // embedding -> image terms) and `cached` (per prompt: points + image terms -> low-res masks, no mask input),
 // ~2x cheaper per prompt; it serves every prompt without previous logits (all hovers, first clicks).
 //
-// Messages in:  {id, op: 'load', models: {decoder, prep?, cached?}, multimask, frame, lowRes, threads, spin}
+// Messages in:  {id, op: 'load', models: {decoder, prep?, cached?}, multimask, frame, lowRes, embeddingShape,
+//                threads, spin}
 //               {id, op: 'image', imageId, embedding, shape, inputSize, originalSize}   one image's embedding
 //               {id, op: 'decode', imageId, points, labels, box, previous, multimask, want}
 // Messages out: {id, ok: true, result} or {id, ok: false, error}
@@ -18,6 +19,12 @@ import { upsampleMask, upsamplePlan } from './mask_upsample.js';
 
 const MAX_IMAGES = 4;
 const MAX_LOGITS = 32;
+// Warm-up prompts at load: WebAssembly starts in V8's baseline compiler and its hot kernels are recompiled
+// optimised in the background, so a fresh page's first ~10 decodes took up to 2-3x as long (vit_b, measured:
+// benchmarks/MEASUREMENTS.md, "browser warm-up"). They run on a blank embedding while the server encodes the
+// first photo, so the user's first hovers get the fast code.
+const WARMUP_RUNS = 12;
+const WARMUP_MAX_MS = 2000;
 
 const sessions = {}; // role -> ort.InferenceSession: decoder, and prep + cached when given
 let model = null; // {multimask, frame (S), lowRes (L)}
@@ -32,16 +39,17 @@ function remember(map, key, value, limit) {
   while (map.size > limit) map.delete(map.keys().next().value);
 }
 
-// threads: wasm threads asked for (0 = auto: cores - 1, from 1 to 4); spin: whether idle intra-op threads spin
-// (ORT's default: a prompt starts sooner, at the price of CPU the page and the server may need).
-async function load({ models, multimask, frame, lowRes, threads, spin = true }) {
+// threads: wasm threads asked for (0 = auto); spin: whether idle intra-op threads spin (ORT's default: a
+// prompt starts sooner, at the price of CPU the page and the server may need).
+async function load({ models, multimask, frame, lowRes, embeddingShape, threads, spin = true }) {
   ort.env.wasm.wasmPaths = new URL('../vendor/onnxruntime-web/', import.meta.url).href;
   // Threads need SharedArrayBuffer, which needs the page to be cross-origin isolated (COOP/COEP headers).
-  // Auto: one core left to the page's main thread (it draws each mask while the next decode may run),
-  // at most 4 (the decoder's matrices are small). On a 2-core machine that is 1 thread, which on this
-  // project's loaded 2-core machine also decoded faster than 2 (benchmarks/bench_serve_browser.py --threads).
+  // Auto: every core up to 2, then one core left to the page's main thread (it draws each mask while the
+  // next decode may run), at most 4 (the decoder's matrices are small). On this project's 2-core machine,
+  // with `segany serve` on the same CPU, 2 threads gave vit_b hovers 56 / 74 ms p50 / p95 against 116 / 127
+  // for 1 (benchmarks/bench_serve_browser.py --threads 1 2; benchmarks/MEASUREMENTS.md).
   const cores = navigator.hardwareConcurrency || 1;
-  const wanted = threads > 0 ? threads : Math.max(1, Math.min(4, cores - 1));
+  const wanted = threads > 0 ? threads : Math.max(1, Math.min(4, cores <= 2 ? cores : cores - 1));
   ort.env.wasm.numThreads = self.crossOriginIsolated ? wanted : 1;
   for (const [role, bytes] of Object.entries(models)) {
     sessions[role] = await ort.InferenceSession.create(new Uint8Array(bytes), {
@@ -51,7 +59,29 @@ async function load({ models, multimask, frame, lowRes, threads, spin = true }) 
     });
   }
   model = { multimask, frame, lowRes };
-  return { threads: ort.env.wasm.numThreads, spin, roles: Object.keys(sessions) };
+  const warmup = embeddingShape ? await warmUp(embeddingShape) : { runs: 0, ms: [] };
+  return { threads: ort.env.wasm.numThreads, spin, roles: Object.keys(sessions), warmup };
+}
+
+// A few one-point prompts on a blank embedding through the graph hovers use (the cached one when present);
+// returns their times, so the page can show what the warm-up bought.
+async function warmUp(shape) {
+  const blank = new ort.Tensor('float32', new Float32Array(shape.reduce((a, b) => a * b, 1)), shape);
+  const [frameHeight, frameWidth] = [model.frame, model.frame];
+  const image = { tensor: blank, originalSize: [frameHeight, frameWidth], inputSize: [frameHeight, frameWidth] };
+  const terms = sessions.prep && sessions.cached ? await sessions.prep.run({ image_embeddings: blank }) : null;
+  const session = terms ? sessions.cached : sessions.decoder;
+  const times = [];
+  const started = performance.now();
+  for (let i = 0; i < WARMUP_RUNS && performance.now() - started < WARMUP_MAX_MS; i++) {
+    const prompt = promptTensors(image, [[(i + 1) * frameWidth / (WARMUP_RUNS + 2), frameHeight / 2]], [1], null);
+    const feeds = terms ? { ...prompt, ...terms } : fullDecoderFeeds(image, prompt, null);
+    const t0 = performance.now();
+    const out = await session.run(feedsFor(session, feeds));
+    times.push(Math.round(performance.now() - t0));
+    for (const tensor of Object.values(out)) tensor.dispose?.();
+  }
+  return { runs: times.length, ms: times };
 }
 
 async function setImage({ imageId, embedding, shape, inputSize, originalSize }) {

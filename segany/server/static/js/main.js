@@ -1,7 +1,7 @@
 // Start-up: reads /api/info, builds the page's parts and wires them together.
 // URL parameters: ?decoder=server|browser picks where prompts are decoded; ?image=<id> opens a photo;
-// ?threads=N sets browser decoding's wasm threads (default: cores - 1, from 1 to 4); ?spin=0 stops its idle
-// threads from spinning between runs (they spin by default: lower latency, more CPU).
+// ?threads=N sets browser decoding's wasm threads (default: all cores up to 2, then cores - 1, at most 4);
+// ?spin=0 stops its idle threads from spinning between runs (they spin by default: lower latency, more CPU).
 
 import * as api from './api.js';
 import { BrowserDecoder } from './browser_decoder.js';

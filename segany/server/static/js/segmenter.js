@@ -8,12 +8,24 @@ import { wantsMultimask } from './actions.js';
 import { fillRle, rleToMask } from './rle.js';
 
 const CACHE_LIMIT = 64; // predictions kept per image
+// Browser decoding never asks the server, so the page tells it the user is prompting (at most this often):
+// the server's background encode-ahead then waits (it holds ~1 s after each ping) instead of taking the CPU
+// the browser decodes on, where both share one machine.
+const ACTIVITY_PING_MS = 300;
 
 export class Segmenter {
   constructor(browserDecoder) {
     this.browserDecoder = browserDecoder; // null when the server offers no browser decoding
     this.mode = 'server';
     this.cache = new Map(); // `${mode}|${imageId}|${key}` -> Promise<result>
+    this.lastPing = -Infinity;
+  }
+
+  pingActivity() {
+    const now = performance.now();
+    if (now - this.lastPing < ACTIVITY_PING_MS) return;
+    this.lastPing = now;
+    api.noteActivity().catch(() => {}); // best effort: it only sets the pace of background work
   }
 
   setMode(mode) {
@@ -85,6 +97,7 @@ export class Segmenter {
 
   async run(imageId, prompt, previous, multimask, want) {
     if (this.mode === 'browser') {
+      this.pingActivity();
       const result = await this.browserDecoder.decode(imageId, prompt, previous, multimask, want);
       return { ...result, rles: null, decoder: 'browser' };
     }
