@@ -246,7 +246,7 @@ def test_tanh_gelu_pair_matches_torch_with_the_tanh_gelu(
             "point_labels": np.asarray(labels, dtype=np.float32)[None],
         }
         scores, low_res = _session(graph_path).run(None, {**prompt, **terms})
-        tanh_low, tanh_scores = _torch_reference(tanh_model, embedding, coords, labels)
+        tanh_low, _ = _torch_reference(tanh_model, embedding, coords, labels)
         exact_low, exact_scores = _torch_reference(tiny_sam, embedding, coords, labels)
         assert max_abs_diff(low_res, tanh_low) <= LOW_RES_ATOL, name
         assert max_abs_diff(scores, exact_scores) <= SCORE_ATOL, name  # the IoU head has no upscaling GELU
