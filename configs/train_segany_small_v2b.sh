@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Train segany_small_v2b (start, or resume from the last checkpoint): the next stage of segany_small_v2, from the
 # bundled v2 weights, on the same six training splits with horses and DAVIS weighted up again (v2 partly forgot
-# them), CCP and human_seg at x2, lr 2e-4 decayed x0.1 at 1100 and 1400 of 1500 steps (configs/segany_small_v2b.json).
+# them), CCP and human_seg at x2, lr 2e-4 decayed x0.1 at 850 and 1100 of 1200 steps (configs/segany_small_v2b.json).
 # Same mechanics as configs/train_segany_small_v2.sh: lowest priority, one torch thread, outputs in
 # /root/segany_runs/segany_small_v2b.
 #   . .venv/bin/activate && bash configs/train_segany_small_v2b.sh     (run it again after any stop to resume)

@@ -10,7 +10,7 @@
   opened nor slows the hovering on it. An image queued in the background that a request then waits on is
   taken by the urgent worker unless the background one has already started it.
 - While the user prompts (`note_activity`: every hover and prediction, and the page's pings when it decodes
-  in the browser), the background worker pauses at its next encoder block, and goes on ACTIVITY_HOLD_S after
+  in the browser), a CPU model's background worker pauses at its next encoder block, and goes on ACTIVITY_HOLD_S after
   the last sign of activity. A low CPU priority is not enough: Linux schedules each session (autogroup)
   fairly before it looks at nice values, so a browser started from a desktop session and a server started
   from a terminal got a core each, and the nice-19 encoder halved the browser decoder's CPU (measured:
@@ -194,6 +194,8 @@ class EmbeddingCache:
         return [block.register_forward_pre_hook(stop_if_closed) for block in blocks]
 
     def _pause_while_active(self) -> None:
+        if self.sam.device.type != "cpu":
+            return  # an accelerator's encoder takes no CPU from the user's hovers
         paused = False
         while not self._closed:
             remaining = self._active_until - time.monotonic()
