@@ -12,7 +12,8 @@ import pytest
 from segany.registry import resolve_config
 from segany.training.config import TrainConfig
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+REPO = Path(__file__).resolve().parents[2]
+CONFIGS = REPO / "configs"
 RECIPE = CONFIGS / "train_segany_small.sh"
 
 
@@ -64,10 +65,13 @@ def test_recipe_stages_chain_and_the_export_reads_the_last_one() -> None:
     assert stages[-1].image_size == resolve_config("segany_small").image_size
 
 
-def test_v2_script_trains_the_v2_config_from_the_file_it_writes() -> None:
-    # configs/train_segany_small_v2.sh checks for the initial weights that configs/segany_small_v2.json starts from.
-    script = (CONFIGS / "train_segany_small_v2.sh").read_text(encoding="utf-8")
-    config = TrainConfig.load(CONFIGS / "segany_small_v2.json")
-    assert "segany train configs/segany_small_v2.json --resume auto" in script
+@pytest.mark.parametrize("name", ["segany_small_v2", "segany_small_v2b"])
+def test_v2_scripts_train_their_config_from_the_file_they_check(name: str) -> None:
+    # Each launcher checks for the initial weights its config starts from (stage 2 from the bundled v2 file).
+    script = (CONFIGS / f"train_{name}.sh").read_text(encoding="utf-8")
+    config = TrainConfig.load(CONFIGS / f"{name}.json")
+    assert f"segany train configs/{name}.json --resume auto" in script
     assert f"INIT={config.init_checkpoint}" in script
+    assert (REPO / config.init_checkpoint).is_file()
+    assert f"RUN={config.out_dir}" in script
     assert resolve_config(config.model).image_size == config.image_size
