@@ -86,7 +86,6 @@ class EmbeddingCache:
         self._active_until = 0.0  # time.monotonic() until which the background worker pauses
         self._closing = threading.Event()  # wakes a paused background worker at close
         self.background_pauses = 0  # how many times the background worker paused for activity (for tests)
-        self._stop_hooks = self._install_stop_hooks()
         self.worker_native_ids: dict[int, int] = {}  # URGENT / BACKGROUND -> OS thread id (for tests)
         # The encoders' intra-op threads, set by each worker for itself (segany.server.threads): the server's
         # count at start, whatever the request threads set for themselves later.
@@ -95,6 +94,7 @@ class EmbeddingCache:
             threading.Thread(target=self._work, args=(URGENT,), name="segany-encoder", daemon=True),
             threading.Thread(target=self._work, args=(BACKGROUND,), name="segany-encoder-ahead", daemon=True),
         ]
+        self._stop_hooks = self._install_stop_hooks()  # they tell the workers apart: installed before they start
         for worker in self._workers:
             worker.start()
 
@@ -176,10 +176,9 @@ class EmbeddingCache:
 
         def stop_if_closed(module: nn.Module, args: object) -> None:
             current = threading.current_thread()
-            workers = getattr(self, "_workers", [])  # the hooks are installed before the workers start
-            if current not in workers:
+            if current not in self._workers:
                 return
-            if current is workers[BACKGROUND]:
+            if current is self._workers[BACKGROUND]:
                 self._pause_while_active()
             if self._closed:
                 raise ShuttingDown("the server is shutting down")

@@ -67,14 +67,14 @@ async function load({ models, multimask, frame, lowRes, embeddingShape, threads,
 // returns their times, so the page can show what the warm-up bought.
 async function warmUp(shape) {
   const blank = new ort.Tensor('float32', new Float32Array(shape.reduce((a, b) => a * b, 1)), shape);
-  const [frameHeight, frameWidth] = [model.frame, model.frame];
-  const image = { tensor: blank, originalSize: [frameHeight, frameWidth], inputSize: [frameHeight, frameWidth] };
+  const side = model.frame; // a blank "photo" the size of the model's input frame
+  const image = { tensor: blank, originalSize: [side, side], inputSize: [side, side] };
   const terms = sessions.prep && sessions.cached ? await sessions.prep.run({ image_embeddings: blank }) : null;
   const session = terms ? sessions.cached : sessions.decoder;
   const times = [];
   const started = performance.now();
   for (let i = 0; i < WARMUP_RUNS && performance.now() - started < WARMUP_MAX_MS; i++) {
-    const prompt = promptTensors(image, [[(i + 1) * frameWidth / (WARMUP_RUNS + 2), frameHeight / 2]], [1], null);
+    const prompt = promptTensors(image, [[(i + 1) * side / (WARMUP_RUNS + 2), side / 2]], [1], null);
     const feeds = terms ? { ...prompt, ...terms } : fullDecoderFeeds(image, prompt, null);
     const t0 = performance.now();
     const out = await session.run(feedsFor(session, feeds));
