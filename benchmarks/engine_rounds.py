@@ -36,15 +36,12 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-# (dataset, held-out split, train split); segany_small never trained on these two datasets.
-DATASETS = (("human_seg", "test", "train"), ("ccp", "test", "train"))
+from engine_rounds_photos import DATASETS, Photo, png, take_photos
+from engine_rounds_results import VersionResult, print_table
 
 
 def prefill_params(args: argparse.Namespace) -> dict[str, Any]:
@@ -54,102 +51,6 @@ def prefill_params(args: argparse.Namespace) -> dict[str, Any]:
         "stability_score_thresh": args.prefill_stability,
         "box_nms_thresh": 0.7,
     }
-
-
-@dataclass
-class Photo:
-    name: str
-    pixels: np.ndarray  # H x W x 3 uint8
-    masks: list[np.ndarray]  # human masks, H x W bool
-
-
-@dataclass
-class VersionResult:
-    name: str
-    noc85: list[int] = field(default_factory=list)
-    noc90: list[int] = field(default_factory=list)
-    iou1: list[float] = field(default_factory=list)
-    iou3: list[float] = field(default_factory=list)
-    semi85: list[int] = field(default_factory=list)
-    semi90: list[int] = field(default_factory=list)
-    prefilled: int = 0
-    train_clicks: list[int] = field(default_factory=list)
-    seconds: dict[str, float] = field(default_factory=dict)
-
-    def row(self) -> dict[str, Any]:
-        def mean(values: Sequence[float]) -> float | None:
-            return float(np.mean(values)) if len(values) else None
-
-        return {
-            "version": self.name,
-            "heldout_masks": len(self.noc90),
-            "NoC@85": mean(self.noc85),
-            "NoC@90": mean(self.noc90),
-            "mIoU@1": mean(self.iou1),
-            "mIoU@3": mean(self.iou3),
-            "semi_clicks@85": mean(self.semi85),
-            "semi_clicks@90": mean(self.semi90),
-            "kept@85": mean([c == 0 for c in self.semi85]),
-            "kept@90": mean([c == 0 for c in self.semi90]),
-            "prefilled_masks": self.prefilled,
-            "train_masks": len(self.train_clicks),
-            "train_clicks_per_mask": mean(self.train_clicks),
-            "seconds": self.seconds,
-        }
-
-
-def objects(masks: list[np.ndarray], per_image: int, min_area: int) -> list[np.ndarray]:
-    """The `per_image` largest human masks of at least `min_area` pixels."""
-    big = [np.asarray(m, dtype=bool) for m in masks if int(np.count_nonzero(m)) >= min_area]
-    big.sort(key=lambda m: -int(np.count_nonzero(m)))
-    return big[:per_image]
-
-
-def photos(dataset: str, split: str, start: int, per_image: int, min_area: int) -> Iterator[Photo]:
-    from segany.data.shared_splits import split_reader
-
-    reader = split_reader(dataset, split)
-    for index in range(start, len(reader)):
-        pixels, masks, meta = reader[index]
-        kept = objects(masks, per_image, min_area)
-        if kept:
-            yield Photo(f"{dataset}_{meta.get('stem', index)}.png", np.asarray(pixels), kept)
-
-
-def take_photos(
-    split_column: int,
-    count_photos: int | None,
-    count_masks: int | None,
-    start: int,
-    per_image: int,
-    min_area: int,
-) -> list[Photo]:
-    """Photos alternating between the datasets until `count_photos` photos or `count_masks` masks."""
-    streams = [photos(d[0], d[split_column], start, per_image, min_area) for d in DATASETS]
-    chosen: list[Photo] = []
-    while streams:
-        for stream in list(streams):
-            photo = next(stream, None)
-            if photo is None:
-                streams.remove(stream)
-                continue
-            chosen.append(photo)
-            total = sum(len(p.masks) for p in chosen)
-            if (count_photos is not None and len(chosen) >= count_photos) or (
-                count_masks is not None and total >= count_masks
-            ):
-                return chosen
-    return chosen
-
-
-def png(pixels: np.ndarray) -> bytes:
-    import io
-
-    from PIL import Image as PILImage
-
-    buffer = io.BytesIO()
-    PILImage.fromarray(pixels).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def add_photos(store: Any, project_name: str, chosen: list[Photo], user_id: int) -> list[int]:
@@ -437,31 +338,6 @@ def accept_all_automatic(store: Any, project_name: str, user_id: int) -> int:
         for row in rows:
             annotating.decide(db, row, row.version, user_id, keep=True)
         return len(rows)
-
-
-def print_table(rows: list[dict[str, Any]]) -> None:
-    def cell(value: Any) -> str:
-        return f"{value:.2f}" if isinstance(value, float) else "-" if value is None else str(value)
-
-    keys = (
-        "version",
-        "heldout_masks",
-        "NoC@85",
-        "NoC@90",
-        "mIoU@1",
-        "mIoU@3",
-        "semi_clicks@85",
-        "semi_clicks@90",
-        "kept@85",
-        "kept@90",
-        "prefilled_masks",
-        "train_masks",
-        "train_clicks_per_mask",
-    )
-    print("| " + " | ".join(keys) + " |")
-    print("|" + "---|" * len(keys))
-    for row in rows:
-        print("| " + " | ".join(cell(row[key]) for key in keys) + " |")
 
 
 if __name__ == "__main__":
