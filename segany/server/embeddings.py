@@ -94,7 +94,9 @@ class EmbeddingCache:
             threading.Thread(target=self._work, args=(URGENT,), name="segany-encoder", daemon=True),
             threading.Thread(target=self._work, args=(BACKGROUND,), name="segany-encoder-ahead", daemon=True),
         ]
-        self._stop_hooks = self._install_stop_hooks()  # they tell the workers apart: installed before they start
+        self._stop_hooks = (
+            self._install_stop_hooks()
+        )  # they tell the workers apart: installed before they start
         for worker in self._workers:
             worker.start()
 

@@ -72,7 +72,7 @@ def test_v2_launcher_trains_each_config_from_the_file_it_checks(name: str) -> No
     script = (CONFIGS / "train_segany_small_v2.sh").read_text(encoding="utf-8")
     config = TrainConfig.load(CONFIGS / f"{name}.json")
     assert 'segany train "$CONFIG" --resume auto' in script
-    assert 'CONFIG=${1:-configs/segany_small_v2.json}' in script
+    assert "CONFIG=${1:-configs/segany_small_v2.json}" in script
     assert 'c["out_dir"], c["init_checkpoint"]' in script
     assert f"configs/{name}.json" in script  # listed in the launcher's usage
     assert (REPO / config.init_checkpoint).is_file()
