@@ -94,9 +94,8 @@ class EmbeddingCache:
             threading.Thread(target=self._work, args=(URGENT,), name="segany-encoder", daemon=True),
             threading.Thread(target=self._work, args=(BACKGROUND,), name="segany-encoder-ahead", daemon=True),
         ]
-        self._stop_hooks = (
-            self._install_stop_hooks()
-        )  # they tell the workers apart: installed before they start
+        # The hooks tell the workers apart: installed before they start.
+        self._stop_hooks = self._install_stop_hooks()
         for worker in self._workers:
             worker.start()
 
