@@ -24,6 +24,7 @@ into the affine map when weights are imported. Convolutions of stride 2 pad as T
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -158,6 +159,9 @@ class ImageEncoderMBConv(nn.Module):
             blocks.append(nn.Sequential(*layers))
         self.stages = nn.ModuleList(blocks)
         self.neck_stages = tuple(int(i) for i in neck_stages)
+        # Each tap's pooling factor onto the S/16 grid: 16 / (its stride: the stem's 2 x the stages' strides).
+        strides = [2 * math.prod(stage.stride for stage in stages[: i + 1]) for i in self.neck_stages]
+        self.tap_pools = tuple(16 // stride if 16 % stride == 0 else 0 for stride in strides)
         neck_in = sum(stages[i].channels for i in self.neck_stages)
         self.neck = nn.Sequential(
             nn.Conv2d(neck_in, out_chans, kernel_size=1, bias=False),
@@ -185,7 +189,12 @@ class ImageEncoderMBConv(nn.Module):
         for i, stage in enumerate(self.stages):
             x = stage(x)
             if i in self.neck_stages:
-                # Finer taps (S/8) are average-pooled onto the S/16 grid.
-                taps.append(F.adaptive_avg_pool2d(x, grid) if x.shape[-2:] != grid else x)
+                # Finer taps (S/8) are average-pooled onto the S/16 grid by their static factor (ONNX export
+                # needs a constant kernel); a tap of another stride (a classifier's layout) is pooled adaptively.
+                pool = self.tap_pools[len(taps)]
+                if x.shape[-2:] == grid:
+                    taps.append(x)
+                else:
+                    taps.append(F.avg_pool2d(x, pool) if pool > 1 else F.adaptive_avg_pool2d(x, grid))
         embedding: torch.Tensor = self.neck(torch.cat(taps, dim=1))  # B x C x S/16 x S/16
         return embedding

@@ -159,3 +159,23 @@ def test_export_verifies_a_model_whose_low_res_masks_are_not_256(tmp_path: Path)
     assert report["official_decoder_low_res_max_abs_diff"] <= 1e-3
     assert report["official_decoder_mask_agreement"] >= 0.999
     assert report["end_to_end_mask_agreement_min"] >= 0.999
+
+
+def test_lite0_encoder_exports_and_matches_torch_on_a_portrait_photo(tmp_path: Path) -> None:
+    """segany_small_lite0 (its S/8 tap pooled onto the S/16 grid) exports with a dynamic input size; the ONNX
+    encoder's embedding of a portrait photo matches the torch predictor's."""
+    sam = build_sam(resolve_config("segany_small_lite0").with_image_size(256)).eval()
+    assert sam.image_encoder.tap_pools == (2, 1, 1)
+    result = export_onnx(sam, tmp_path, model_name="segany_small_lite0", verify=False)
+    session = ort.InferenceSession(
+        str(result.files["encoder"]), session_options(), providers=["CPUExecutionProvider"]
+    )
+    photo = load_photo("rocket_portrait.jpg")
+    (embedding,) = session.run(None, {"input_image": resize_longest_side(photo, 256).astype(np.float32)})
+    from segany.predictor import SamPredictor
+
+    reference = SamPredictor(sam)
+    reference.set_image(photo)
+    expected = reference.get_image_embedding().numpy()
+    assert embedding.shape == expected.shape == (1, 128, 16, 16)
+    assert max_abs_diff(embedding, expected) <= 1e-4 * max(1.0, float(np.abs(expected).max()))
