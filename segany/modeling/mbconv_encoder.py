@@ -185,7 +185,7 @@ class ImageEncoderMBConv(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         grid = (x.shape[-2] // 16, x.shape[-1] // 16)
         x = self.stem(x)  # B x 32 x S/2 x S/2
-        taps = []
+        taps: list[torch.Tensor] = []
         for i, stage in enumerate(self.stages):
             x = stage(x)
             if i in self.neck_stages:
