@@ -4,7 +4,12 @@
 # with copy-paste, orientation crops, scale/crop and colour jitter (design chosen in configs/v2_probe.sh).
 # One launcher per config, which names the run folder (out_dir) and the weights it starts from (init_checkpoint):
 #   configs/segany_small_v2.json   stage 1, from the bundled segany_small (v1)    (default)
-#   configs/segany_small_v2b.json  stage 2, from the bundled segany_small_v2 (stage 1's file; shipped now)
+#   configs/segany_small_v2b.json  stage 2, from the bundled segany_small_v2 (stage 1's file then)
+#   configs/segany_small_lite0_c.json, configs/segany_small_lite0_long.json  the EfficientNet-Lite0 encoder
+#                                  (ImageNet) with stage 2's prompt encoder and decoder; their initial weights:
+#     git show 907b8ae:segany/pretrained/segany_small_v2.safetensors > /root/segany_runs/init/v2_stage2.safetensors
+#     python -m segany.training.backbone_init /root/segany_runs/init/lite0_imagenet_v2_decoder.safetensors \
+#       --decoder-of /root/segany_runs/init/v2_stage2.safetensors     (needs the backbone extra)
 # Runs in the background at the lowest CPU priority on one torch thread; outputs (config.json, log.csv,
 # train.log, checkpoints/, model.pt at the end) go to the config's out_dir, outside the work tree.
 #   . .venv/bin/activate && bash configs/train_segany_small_v2.sh [CONFIG]   (run it again after any stop to resume)

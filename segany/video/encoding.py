@@ -44,13 +44,15 @@ class CachedEncoder:
     """Embeddings kept on disk as `<folder>/<index:05d>.npz` (segany's embedding files), encoded when missing.
 
     Meant for measurement runs that track the same video many times: each frame is encoded once. A file made
-    for another model or another frame size is re-encoded. `encode_seconds` holds the time of each encoding
+    for another model (its name and its encoder's weights fingerprint: new weights under an old name do not
+    reuse old embeddings) or another frame size is re-encoded. `encode_seconds` holds the time of each encoding
     done by this object (for per-frame encoder cost figures).
     """
 
     def __init__(self, folder: str | Path, model_name: str) -> None:
         self.folder = Path(folder)
         self.model_name = model_name
+        self._identity: str | None = None  # model_name@encoder fingerprint, set at the first frame
         self.seconds = 0.0
         self.encoded = 0
         self.encode_seconds: list[float] = []
@@ -58,19 +60,31 @@ class CachedEncoder:
     def path(self, index: int) -> Path:
         return self.folder / f"{index:05d}.npz"
 
+    def identity(self, predictor: SamPredictor) -> str:
+        """The model name stored in (and required of) each embedding file: name@encoder-weights fingerprint."""
+        if self._identity is None:
+            from segany.training.embedding_cache import model_fingerprint
+
+            model = predictor.model
+            self._identity = f"{self.model_name}@{model_fingerprint(model.image_encoder, model.image_size)}"
+        return self._identity
+
     def set_frame(self, predictor: SamPredictor, index: int, frame: np.ndarray) -> None:
+        identity = self.identity(predictor)
         start = time.perf_counter()
-        cached = self._load(index, frame.shape[:2], predictor.model.image_size)
+        cached = self._load(index, frame.shape[:2], predictor.model.image_size, identity)
         if cached is not None:
             predictor.set_image_embedding(cached)
         else:
             predictor.set_image(frame)
             self.encode_seconds.append(time.perf_counter() - start)
             self.encoded += 1
-            predictor.save_image_embedding(self.path(index), model_name=self.model_name)
+            predictor.save_image_embedding(self.path(index), model_name=identity)
         self.seconds += time.perf_counter() - start
 
-    def _load(self, index: int, size: tuple[int, int], image_size: int) -> ImageEmbedding | None:
+    def _load(
+        self, index: int, size: tuple[int, int], image_size: int, identity: str
+    ) -> ImageEmbedding | None:
         file = self.path(index)
         if not file.is_file():
             return None
@@ -78,5 +92,5 @@ class CachedEncoder:
             record = ImageEmbedding.load(file)
         except ValueError:
             return None
-        fits = record.model == self.model_name and record.image_size == image_size
+        fits = record.model == identity and record.image_size == image_size
         return record if fits and tuple(record.original_size) == tuple(size) else None
