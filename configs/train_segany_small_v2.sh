@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Train segany_small_v2 (start, or resume from the last checkpoint): segany_small's architecture fine-tuned on the
-# training splits of all six shared datasets (BSDS500 with every annotator, CCP, human_seg, CamVid, DAVIS, horses)
-# with copy-paste, orientation crops, scale/crop and colour jitter (design chosen in configs/v2_probe.sh).
+# Train segany_small_v2 (start, or resume from the last checkpoint) on the training splits of all six shared
+# datasets (BSDS500 with every annotator, CCP, human_seg, CamVid, DAVIS, horses) with copy-paste, orientation
+# crops, scale/crop and colour jitter. The shipped file is configs/segany_small_lite0_long.json's run; the two
+# conv stages below came first (segany_small's architecture fine-tuned, design chosen in configs/v2_probe.sh).
 # One launcher per config, which names the run folder (out_dir) and the weights it starts from (init_checkpoint):
 #   configs/segany_small_v2.json   stage 1, from the bundled segany_small (v1)    (default)
 #   configs/segany_small_v2b.json  stage 2, from the bundled segany_small_v2 (stage 1's file then)
