@@ -65,6 +65,13 @@ class TrainConfig:
         None, "weights to start from (.pth / .safetensors; required for finetune)"
     )
     init_strict: bool = _f(True, "fail when init_checkpoint does not fit the model exactly")
+    train_only: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "parameter-name prefixes to train, everything else frozen (empty: train all); e.g. "
+            "mask_decoder.iou_prediction_head. to refit only the IoU head, leaving every mask unchanged"
+        },
+    )
     # ---------------------------------------------------------------- data
     data: list[Any] = field(
         default_factory=list,
@@ -225,6 +232,12 @@ class TrainConfig:
             raise ValueError("box_probability and hflip_prob must be probabilities in [0, 1]")
         if self.lr <= 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
+        if not isinstance(self.train_only, list) or not all(
+            isinstance(prefix, str) and prefix for prefix in self.train_only
+        ):
+            raise ValueError(
+                f"train_only must be a list of non-empty parameter-name prefixes, got {self.train_only!r}"
+            )
         for name in ("copy_paste_prob", "orientation_crop_prob"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be a probability in [0, 1], got {getattr(self, name)!r}")

@@ -42,6 +42,26 @@ def build_model(config: TrainConfig) -> Sam:
     return build_sam(sam_config(config))
 
 
+def freeze_all_but(sam: Sam, prefixes: list[str]) -> bool:
+    """Freeze every parameter whose name starts with none of `prefixes` (empty: leave all trainable).
+
+    Returns whether the whole image encoder ended up frozen, so that the loop keeps it in eval mode (its
+    batch-norm statistics, if any, must not drift while nothing of it learns).
+    """
+    if not prefixes:
+        return False
+    names = [name for name, _ in sam.named_parameters()]
+    unmatched = [prefix for prefix in prefixes if not any(name.startswith(prefix) for name in names)]
+    if unmatched:
+        raise ValueError(
+            f"train_only prefixes {unmatched} match no parameter of {type(sam).__name__}; "
+            f"parameter names start like {sorted({name.split('.')[0] for name in names})}"
+        )
+    for name, param in sam.named_parameters():
+        param.requires_grad_(name.startswith(tuple(prefixes)))
+    return not any(param.requires_grad for param in sam.image_encoder.parameters())
+
+
 def simulation_settings(config: TrainConfig) -> SimulationSettings:
     return SimulationSettings(
         box_probability=config.box_probability,

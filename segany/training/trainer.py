@@ -49,6 +49,7 @@ from segany.training.loop import InteractiveSimulation, TrainBatch
 from segany.training.model_setup import (
     augment_settings,
     build_model,
+    freeze_all_but,
     mask_selection,
     mix_settings,
     simulation_settings,
@@ -98,8 +99,9 @@ class Trainer:
         if cfg.init_checkpoint and resume_path is None:
             load_checkpoint(self.sam, cfg.init_checkpoint, strict=cfg.init_strict)
         self.sam.to(self.device)
+        encoder_frozen = freeze_all_but(self.sam, cfg.train_only)
         self.simulation = InteractiveSimulation(
-            self.sam, simulation_settings(cfg), freeze_encoder=cfg.mode == "decoder"
+            self.sam, simulation_settings(cfg), freeze_encoder=cfg.mode == "decoder" or encoder_frozen
         )
         self.optimizer = build_optimizer(self.sam, cfg.lr, cfg.weight_decay, cfg.layer_decay, cfg.betas)
         self.scheduler = build_scheduler(

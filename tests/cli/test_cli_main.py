@@ -102,7 +102,11 @@ def test_subprocess_segment_succeeds_and_fails_with_exit_codes(tmp_path: Path) -
     assert result.code == 0, result.err
     assert "no pretrained weights found" not in result.err and "Traceback" not in result.err
     model = json.loads((tmp_path / "chelsea.json").read_text())["model"]
-    assert (model["arch"], model["source"], model["spec"]) == ("segany_small_lite0", "bundled", "segany_small_v2")
+    assert (model["arch"], model["source"], model["spec"]) == (
+        "segany_small_lite0",
+        "bundled",
+        "segany_small_v2",
+    )
     with Image.open(tmp_path / "chelsea_mask_0.png") as mask:
         assert mask.size == (451, 300)
     broken = tmp_path / "broken.jpg"

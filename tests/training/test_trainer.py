@@ -175,3 +175,43 @@ def test_ctrl_c_finishes_the_step_checkpoints_and_stops(tmp_path):
     assert trainer.step == 2
     assert load_training_state(last_path(tmp_path))["step"] == 2
     assert signal.getsignal(signal.SIGINT) is handler_before  # the previous handler is back
+
+
+class BatchNormConvEncoder(nn.Module):
+    """A patch conv with batch norm, whose running statistics would drift if the encoder stayed in train mode."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 32, kernel_size=16, stride=16)
+        self.norm = nn.BatchNorm2d(32)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(self.conv(x))
+
+
+def test_train_only_the_iou_head_leaves_every_other_tensor_and_buffer_unchanged(tmp_path):
+    torch.manual_seed(0)
+    sam = build_sam_from_encoder(BatchNormConvEncoder(), image_size=128, grid=8, prompt_embed_dim=32)
+    before = params(sam)
+    head = "mask_decoder.iou_prediction_head."
+    config = tiny_config(tmp_path, steps=2, warmup_steps=0, train_only=[head])
+    Trainer(config, model=sam).train()
+    after = params(sam)
+    changed = {name for name in before if not torch.equal(before[name], after[name])}
+    assert changed and all(name.startswith(head) for name in changed)
+    # Without train_only the same run moves the encoder's batch-norm statistics and the mask decoder.
+    torch.manual_seed(0)
+    sam = build_sam_from_encoder(BatchNormConvEncoder(), image_size=128, grid=8, prompt_embed_dim=32)
+    Trainer(tiny_config(tmp_path / "all", steps=2, warmup_steps=0), model=sam).train()
+    moved = {name for name, value in params(sam).items() if not torch.equal(before[name], value)}
+    assert "image_encoder.norm.running_mean" in moved
+    assert any(name.startswith("mask_decoder.output_upscaling") for name in moved)
+
+
+def test_train_only_prefixes_must_name_parameters(tmp_path):
+    with pytest.raises(
+        ValueError, match=r"train_only prefixes \['mask_decoder.iou_head.'\] match no parameter"
+    ):
+        Trainer(tiny_config(tmp_path, train_only=["mask_decoder.iou_head."]))
+    with pytest.raises(ValueError, match="train_only must be a list of non-empty parameter-name prefixes"):
+        tiny_config(tmp_path, train_only="mask_decoder.")
