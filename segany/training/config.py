@@ -140,6 +140,11 @@ class TrainConfig:
     )
     focal_weight: float = _f(20.0, "weight of the focal loss")
     dice_weight: float = _f(1.0, "weight of the dice loss")
+    focal_alpha: float = _f(
+        0.25,
+        "focal-loss weight of foreground pixels, background 1 - alpha (0.25 as RetinaNet; 0.5 weighs both alike; "
+        "< 0 turns the weighting off)",
+    )
     iou_weight: float = _f(1.0, "weight of the IoU-head MSE")
     # ---------------------------------------------------------------- optimisation
     steps: int = _f(1000, "optimiser steps")
@@ -230,6 +235,8 @@ class TrainConfig:
             raise ValueError(f"layer_decay must be in (0, 1], got {self.layer_decay}")
         if not 0 <= self.box_probability <= 1 or not 0 <= self.hflip_prob <= 1:
             raise ValueError("box_probability and hflip_prob must be probabilities in [0, 1]")
+        if self.focal_alpha >= 1:
+            raise ValueError(f"focal_alpha must be < 1 (negative: no class weighting), got {self.focal_alpha}")
         if self.lr <= 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         if not isinstance(self.train_only, list) or not all(

@@ -72,7 +72,12 @@ def simulation_settings(config: TrainConfig) -> SimulationSettings:
         loss_resolution=config.loss_resolution,
         point_resolution=config.point_resolution,
         feedback=config.feedback,
-        weights=LossWeights(focal=config.focal_weight, dice=config.dice_weight, iou=config.iou_weight),
+        weights=LossWeights(
+            focal=config.focal_weight,
+            dice=config.dice_weight,
+            iou=config.iou_weight,
+            focal_alpha=config.focal_alpha,
+        ),
         checkpoint_decoder=config.checkpoint_decoder,
         box_single_mask=config.box_single_mask,
     )

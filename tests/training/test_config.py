@@ -83,3 +83,23 @@ def test_train_arguments_take_a_config_path():
     add_train_arguments(parser)
     args = parser.parse_args(["run.json", "--mode", "decoder"])
     assert args.config == "run.json" and args.mode == "decoder" and args.lr is None
+
+
+def test_focal_alpha_reaches_the_loss_and_is_checked():
+    import torch
+
+    from segany.training.losses import sam_mask_loss
+    from segany.training.model_setup import simulation_settings
+
+    logits = torch.full((1, 1, 4, 4), -1.0)
+    foreground = torch.ones(1, 4, 4)
+    focal = {}
+    for alpha in (0.25, 0.5):
+        weights = simulation_settings(TrainConfig(focal_alpha=alpha)).weights
+        focal[alpha] = float(sam_mask_loss(logits, torch.zeros(1, 1), foreground, weights).focal[0])
+    # Every pixel is foreground: the loss scales with alpha, -alpha (1 - p)^2 log p at p = sigmoid(-1).
+    p = torch.sigmoid(torch.tensor(-1.0))
+    assert focal[0.5] == pytest.approx(float(-0.5 * (1 - p) ** 2 * torch.log(p)), rel=1e-5)
+    assert focal[0.5] == pytest.approx(2 * focal[0.25], rel=1e-5)
+    with pytest.raises(ValueError, match="focal_alpha must be < 1"):
+        TrainConfig(focal_alpha=1.0)
