@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Train segany_small_v2 (start, or resume from the last checkpoint) on the training splits of all six shared
 # datasets (BSDS500 with every annotator, CCP, human_seg, CamVid, DAVIS, horses) with copy-paste, orientation
-# crops, scale/crop and colour jitter. The shipped file is configs/segany_small_lite0_long.json's run; the two
-# conv stages below came first (segany_small's architecture fine-tuned, design chosen in configs/v2_probe.sh).
+# crops, scale/crop and colour jitter. The shipped file is configs/segany_small_lite0_restart_a50.json's run (a
+# second cycle from the end of configs/segany_small_lite0_long.json's run, focal alpha 0.5); the two conv stages
+# below came first (segany_small's architecture fine-tuned, design chosen in configs/v2_probe.sh).
 # One launcher per config, which names the run folder (out_dir) and the weights it starts from (init_checkpoint):
 #   configs/segany_small_v2.json   stage 1, from the bundled segany_small (v1)    (default)
 #   configs/segany_small_v2b.json  stage 2, from the bundled segany_small_v2 (stage 1's file then)
@@ -11,6 +12,8 @@
 #     git show 907b8ae:segany/pretrained/segany_small_v2.safetensors > /root/segany_runs/init/v2_stage2.safetensors
 #     python -m segany.training.backbone_init /root/segany_runs/init/lite0_imagenet_v2_decoder.safetensors \
 #       --decoder-of /root/segany_runs/init/v2_stage2.safetensors     (needs the backbone extra)
+#   configs/segany_small_lite0_restart.json, configs/segany_small_lite0_restart_a50.json  second cycles from the
+#                                  long run's model.pt (its step 2700), focal alpha 0.25 and 0.5
 # Runs in the background at the lowest CPU priority on one torch thread; outputs (config.json, log.csv,
 # train.log, checkpoints/, model.pt at the end) go to the config's out_dir, outside the work tree.
 #   . .venv/bin/activate && bash configs/train_segany_small_v2.sh [CONFIG]   (run it again after any stop to resume)
