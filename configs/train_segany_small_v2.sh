@@ -14,6 +14,9 @@
 #       --decoder-of /root/segany_runs/init/v2_stage2.safetensors     (needs the backbone extra)
 #   configs/segany_small_lite0_restart.json, configs/segany_small_lite0_restart_a50.json  second cycles from the
 #                                  long run's model.pt (its step 2700), focal alpha 0.25 and 0.5
+#   configs/segany_small_lite0_cycle3.json  a third cycle (alpha 0.5, 4000 steps) from the shipped step (1600) of
+#                                  the alpha-0.5 run; its initial weights (the checkpoint's model tensors):
+#     python -c 'import torch; r = "/root/segany_runs/"; torch.save(torch.load(r + "segany_small_lite0_restart_a50/checkpoints/step_0001600.pt", weights_only=False)["model"], r + "init/a50_step1600.pt")'
 # Runs in the background at the lowest CPU priority on one torch thread; outputs (config.json, log.csv,
 # train.log, checkpoints/, model.pt at the end) go to the config's out_dir, outside the work tree.
 #   . .venv/bin/activate && bash configs/train_segany_small_v2.sh [CONFIG]   (run it again after any stop to resume)
