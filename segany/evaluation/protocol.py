@@ -16,7 +16,7 @@ head's calibration, mean |predicted - true IoU|, can be reported (`segany.evalua
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -190,6 +190,36 @@ def draw_objects(rng: np.random.Generator, count: int, max_objects: int | None) 
     if max_objects is None or count <= max_objects:
         return list(range(count))
     return sorted(rng.choice(count, size=max_objects, replace=False).tolist())
+
+
+@dataclass(frozen=True)
+class OpeningPrompts:
+    """The protocol's first prompts for one GT object: its tight XYXY box and the first click."""
+
+    gt: np.ndarray  # H x W bool, non-empty
+    box: np.ndarray  # (4,) float32 XYXY pixels
+    click: Click
+
+
+def opening_prompts(
+    samples: Iterable[tuple[np.ndarray, Sequence[np.ndarray]]],
+    max_objects_per_image: int | None = None,
+    seed: int = 0,
+) -> Iterator[tuple[np.ndarray, list[OpeningPrompts]]]:
+    """(image, opening prompts of its drawn non-empty objects) per (image, GT masks) sample.
+
+    Objects are drawn as `evaluate_reader` draws them (`draw_objects`, one generator seeded with seed), so the
+    same samples, limit and seed give the same objects; the caller sets each image on its predictor once.
+    """
+    rng = np.random.default_rng(seed)
+    for image, gt_masks in samples:
+        objects = []
+        for j in draw_objects(rng, len(gt_masks), max_objects_per_image):
+            gt = as_bool_mask(gt_masks[j], "gt_masks[j]")
+            if gt.any():
+                box = np.asarray(mask_to_box_xyxy(gt), dtype=np.float32)
+                objects.append(OpeningPrompts(gt, box, first_click(gt)))
+        yield image, objects
 
 
 def evaluate_reader(

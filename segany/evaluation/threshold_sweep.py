@@ -22,9 +22,8 @@ from typing import Protocol
 
 import numpy as np
 
-from segany.evaluation.clicks import first_click
-from segany.evaluation.metrics import as_bool_mask, mask_iou, mask_to_box_xyxy
-from segany.evaluation.protocol import draw_objects
+from segany.evaluation.metrics import mask_iou
+from segany.evaluation.protocol import opening_prompts
 
 DEFAULT_THRESHOLDS = (-2.0, -1.0, -0.5, 0.0, 0.5, 1.0)
 
@@ -64,33 +63,26 @@ def sweep(
 ) -> SweepResult:
     """Mean IoU at each threshold over the objects of (H x W x 3 uint8 image, GT masks) samples.
 
-    Objects are drawn per image as `segany.evaluation.protocol.evaluate_reader` draws them, so the same seed and
-    limits score the same objects as `segany eval`.
+    Objects are drawn per image as `segany.evaluation.protocol.evaluate_reader` draws them (`opening_prompts`),
+    so the same seed and limits score the same objects as `segany eval`.
     """
     if len(thresholds) == 0:
         raise ValueError("thresholds must hold at least one logit threshold, got none")
-    rng = np.random.default_rng(seed)
     box_ious: list[list[float]] = []
     click_ious: list[list[float]] = []
-    for image, gt_masks in samples:
-        chosen = draw_objects(rng, len(gt_masks), max_objects_per_image)
+    for image, objects in opening_prompts(samples, max_objects_per_image, seed):
         predictor.set_image(image)
-        for j in chosen:
-            gt = as_bool_mask(gt_masks[j], "gt_masks[j]")
-            if not gt.any():
-                continue
-            box = np.asarray(mask_to_box_xyxy(gt), dtype=np.float32)
-            box_logits, _, _ = predictor.predict(box=box, multimask_output=False, return_logits=True)
-            box_ious.append([mask_iou(box_logits[0] > t, gt) for t in thresholds])
-            click = first_click(gt)
+        for prompt in objects:
+            box_logits, _, _ = predictor.predict(box=prompt.box, multimask_output=False, return_logits=True)
+            box_ious.append([mask_iou(box_logits[0] > t, prompt.gt) for t in thresholds])
             click_logits, scores, _ = predictor.predict(
-                point_coords=np.array([[click.x, click.y]], dtype=np.float32),
-                point_labels=np.array([click.label]),
+                point_coords=np.array([[prompt.click.x, prompt.click.y]], dtype=np.float32),
+                point_labels=np.array([prompt.click.label]),
                 multimask_output=True,
                 return_logits=True,
             )
             best = click_logits[int(np.argmax(scores))]
-            click_ious.append([mask_iou(best > t, gt) for t in thresholds])
+            click_ious.append([mask_iou(best > t, prompt.gt) for t in thresholds])
     if not box_ious:
         raise ValueError("samples held no non-empty GT mask to evaluate")
     return SweepResult(

@@ -28,9 +28,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from segany.evaluation.clicks import first_click
-from segany.evaluation.metrics import as_bool_mask, mask_iou, mask_to_box_xyxy
-from segany.evaluation.protocol import PromptPredictor, draw_objects, samples_with_masks
+from segany.evaluation.metrics import mask_iou
+from segany.evaluation.protocol import PromptPredictor, opening_prompts, samples_with_masks
 from segany.modeling.sam import Sam
 
 NUM_TOKENS = 4  # SAM's mask tokens: 0 = single-mask output, 1..3 = the multimask outputs
@@ -68,9 +67,8 @@ def collect_pairs(
 ) -> IouPairs:
     """(token, predicted, true IoU) of every mask the protocol's opening prompts give, over (image, GT masks).
 
-    Objects are drawn per image as `segany.evaluation.protocol.evaluate_reader` draws them (`draw_objects`).
+    Objects are drawn per image as `segany.evaluation.protocol.evaluate_reader` draws them (`opening_prompts`).
     """
-    rng = np.random.default_rng(seed)
     tokens: list[int] = []
     predicted: list[float] = []
     true: list[float] = []
@@ -82,28 +80,22 @@ def collect_pairs(
             true.append(mask_iou(mask, gt))
             token += 1
 
-    for image, gt_masks in samples:
-        chosen = draw_objects(rng, len(gt_masks), max_objects_per_image)
+    for image, objects in opening_prompts(samples, max_objects_per_image, seed):
         predictor.set_image(image)
-        for j in chosen:
-            gt = as_bool_mask(gt_masks[j], "gt_masks[j]")
-            if not gt.any():
-                continue
-            box = np.asarray(mask_to_box_xyxy(gt), dtype=np.float32)
-            masks, scores, logits = predictor.predict(box=box, multimask_output=False)
-            keep(0, masks, scores, gt)
+        for prompt in objects:
+            masks, scores, logits = predictor.predict(box=prompt.box, multimask_output=False)
+            keep(0, masks, scores, prompt.gt)
             best = int(np.argmax(scores))
             masks, scores, _ = predictor.predict(
-                box=box, mask_input=logits[best : best + 1], multimask_output=False
+                box=prompt.box, mask_input=logits[best : best + 1], multimask_output=False
             )
-            keep(0, masks, scores, gt)
-            click = first_click(gt)
+            keep(0, masks, scores, prompt.gt)
             masks, scores, _ = predictor.predict(
-                point_coords=np.array([[click.x, click.y]], dtype=np.float32),
-                point_labels=np.array([click.label]),
+                point_coords=np.array([[prompt.click.x, prompt.click.y]], dtype=np.float32),
+                point_labels=np.array([prompt.click.label]),
                 multimask_output=True,
             )
-            keep(1, masks, scores, gt)
+            keep(1, masks, scores, prompt.gt)
     return IouPairs(np.asarray(tokens, dtype=np.int64), np.asarray(predicted), np.asarray(true))
 
 
