@@ -17,8 +17,17 @@
 #   configs/segany_small_lite0_cycle3.json  a third cycle (alpha 0.5, 4000 steps) from the shipped step (1600) of
 #                                  the alpha-0.5 run; its initial weights (the checkpoint's model tensors):
 #     python -c 'import torch; r = "/root/segany_runs/"; torch.save(torch.load(r + "segany_small_lite0_restart_a50/checkpoints/step_0001600.pt", weights_only=False)["model"], r + "init/a50_step1600.pt")'
-# Runs in the background at the lowest CPU priority on one torch thread; outputs (config.json, log.csv,
-# train.log, checkpoints/, model.pt at the end) go to the config's out_dir, outside the work tree.
+#   configs/segany_small_lite0_cycle3_640.json  its branch at 640-px inputs from its step 2000 (the first decay):
+#                                  the full checkpoint (optimizer and data position too) continues in a new folder
+#     mkdir -p /root/segany_runs/segany_small_lite0_cycle3_640/checkpoints && cp \
+#       /root/segany_runs/segany_small_lite0_cycle3/checkpoints/step_0002000.pt \
+#       /root/segany_runs/segany_small_lite0_cycle3_640/checkpoints/last.pt
+#   configs/v2_probe/cycle3_gamma0.json  a 200-step probe of the focal loss's gamma (0: alpha-weighted
+#                                  cross-entropy, focal weight 4) from cycle 3's step 1000, copied in the same way
+#                                  as its last.pt; cycle 3's own step 1200 is the control
+# Runs in the background at a low CPU priority on one torch thread (with THREADS=2 in the environment and the
+# config's torch_threads 2, on two); outputs (config.json, log.csv, train.log, checkpoints/, model.pt at the end)
+# go to the config's out_dir, outside the work tree.
 #   . .venv/bin/activate && bash configs/train_segany_small_v2.sh [CONFIG]   (run it again after any stop to resume)
 #   tail -f <out_dir>/log.csv
 # Stop it with: kill -INT <pid in <out_dir>/train.pid> (finishes the step, checkpoints, exits); a hard kill loses
@@ -33,7 +42,7 @@ if [ -f "$RUN/train.pid" ] && kill -0 "$(cat "$RUN/train.pid")" 2>/dev/null; the
 fi
 [ -f "$INIT" ] || { echo "missing $INIT (the weights $CONFIG starts from)"; exit 1; }
 echo "$(date -u +%FT%TZ) start/resume $CONFIG: $(git rev-parse --short HEAD)" >> "$RUN/train.log"
-OMP_NUM_THREADS=1 setsid nohup nice -n 5 segany train "$CONFIG" --resume auto \
+OMP_NUM_THREADS=${THREADS:-1} setsid nohup nice -n 5 segany train "$CONFIG" --resume auto \
   >> "$RUN/train.log" 2>&1 < /dev/null &
 echo $! > "$RUN/train.pid"
 echo "training in the background as pid $! (log: $RUN/train.log)"

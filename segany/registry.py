@@ -79,8 +79,12 @@ VIT_TINY = SamConfig(ViTEncoderConfig(embed_dim=64, depth=2, num_heads=2, global
 SEGANY_SMALL = SamConfig(ConvEncoderConfig(), image_size=512, prompt_embed_dim=128)
 # A candidate encoder for its second generation, kept for comparisons: EfficientNet-Lite0-shaped, started from
 # ImageNet classification weights (segany.training.backbone_init), the same 128-wide decoder, 512 px
-# (configs/v2_probe/lite0_v1_decoder.json). The second generation itself keeps segany_small's architecture.
+# (configs/v2_probe/lite0_v1_decoder.json); the second generation (segany_small_v2) uses it.
 SEGANY_SMALL_LITE0 = SamConfig(MBConvEncoderConfig(), image_size=512, prompt_embed_dim=128)
+# The same network fed 640-px inputs (the encoder is fully convolutional and the prompt encoder's positional
+# encoding works in normalised coordinates, so the weights are shared; only the resize target differs):
+# finer mask logits (160 x 160) for 1.56x the encoder's pixels (configs/segany_small_lite0_cycle3_640.json).
+SEGANY_SMALL_LITE0_640 = SEGANY_SMALL_LITE0.with_image_size(640)
 
 CONFIGS: dict[str, SamConfig] = {
     "vit_h": VIT_H,
@@ -89,6 +93,7 @@ CONFIGS: dict[str, SamConfig] = {
     "vit_tiny": VIT_TINY,
     "segany_small": SEGANY_SMALL,
     "segany_small_lite0": SEGANY_SMALL_LITE0,
+    "segany_small_lite0_640": SEGANY_SMALL_LITE0_640,
 }
 ALIASES: dict[str, str] = {"default": "vit_h"}
 

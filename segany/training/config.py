@@ -145,6 +145,10 @@ class TrainConfig:
         "focal-loss weight of foreground pixels, background 1 - alpha (0.25 as RetinaNet; 0.5 weighs both alike; "
         "< 0 turns the weighting off)",
     )
+    focal_gamma: float = _f(
+        2.0,
+        "focusing exponent of the focal loss (2 as RetinaNet and SAM; 0 gives alpha-weighted cross-entropy)",
+    )
     iou_weight: float = _f(1.0, "weight of the IoU-head MSE")
     # ---------------------------------------------------------------- optimisation
     steps: int = _f(1000, "optimiser steps")
@@ -236,7 +240,11 @@ class TrainConfig:
         if not 0 <= self.box_probability <= 1 or not 0 <= self.hflip_prob <= 1:
             raise ValueError("box_probability and hflip_prob must be probabilities in [0, 1]")
         if self.focal_alpha >= 1:
-            raise ValueError(f"focal_alpha must be < 1 (negative: no class weighting), got {self.focal_alpha}")
+            raise ValueError(
+                f"focal_alpha must be < 1 (negative: no class weighting), got {self.focal_alpha}"
+            )
+        if self.focal_gamma < 0:
+            raise ValueError(f"focal_gamma must be >= 0, got {self.focal_gamma}")
         if self.lr <= 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         if not isinstance(self.train_only, list) or not all(

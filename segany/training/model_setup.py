@@ -77,6 +77,7 @@ def simulation_settings(config: TrainConfig) -> SimulationSettings:
             dice=config.dice_weight,
             iou=config.iou_weight,
             focal_alpha=config.focal_alpha,
+            focal_gamma=config.focal_gamma,
         ),
         checkpoint_decoder=config.checkpoint_decoder,
         box_single_mask=config.box_single_mask,

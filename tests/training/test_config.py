@@ -103,3 +103,21 @@ def test_focal_alpha_reaches_the_loss_and_is_checked():
     assert focal[0.5] == pytest.approx(2 * focal[0.25], rel=1e-5)
     with pytest.raises(ValueError, match="focal_alpha must be < 1"):
         TrainConfig(focal_alpha=1.0)
+
+
+def test_focal_gamma_reaches_the_loss_and_is_checked():
+    import torch
+
+    from segany.training.losses import sam_mask_loss
+    from segany.training.model_setup import simulation_settings
+
+    logits = torch.full((1, 1, 4, 4), 1.5)
+    foreground = torch.ones(1, 4, 4)
+    p = torch.sigmoid(torch.tensor(1.5))
+    for gamma in (0.0, 1.0, 2.0):
+        weights = simulation_settings(TrainConfig(focal_alpha=0.5, focal_gamma=gamma)).weights
+        focal = float(sam_mask_loss(logits, torch.zeros(1, 1), foreground, weights).focal[0])
+        # -alpha (1 - p)^gamma log p on every (foreground) pixel; gamma 0 is weighted cross-entropy.
+        assert focal == pytest.approx(float(-0.5 * (1 - p) ** gamma * torch.log(p)), rel=1e-5)
+    with pytest.raises(ValueError, match="focal_gamma must be >= 0, got -1"):
+        TrainConfig(focal_gamma=-1.0)
