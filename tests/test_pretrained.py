@@ -136,10 +136,11 @@ def test_both_generations_ship_and_the_second_is_preferred() -> None:
     assert {"segany_small", "segany_small_v2"} <= set(segany.pretrained.manifest())
     assert DEFAULT_PREFERENCE.index("segany_small_v2") < DEFAULT_PREFERENCE.index("segany_small")
     first, second = load_pretrained("segany_small"), load_pretrained("segany_small_v2")
-    assert first.image_size == second.image_size
-    # v2 has the EfficientNet-Lite0-shaped encoder (segany_small_lite0) and v1's 128-wide prompt encoder and
+    # v1 runs at 512 px; v2 at 640 (its last training steps were at that size).
+    assert (first.image_size, second.image_size) == (512, 640)
+    # v2 has the EfficientNet-Lite0-shaped encoder (segany_small_lite0_640) and v1's 128-wide prompt encoder and
     # decoder layout, with other weights.
-    assert segany.pretrained.manifest()["segany_small_v2"]["model"] == "segany_small_lite0"
+    assert segany.pretrained.manifest()["segany_small_v2"]["model"] == "segany_small_lite0_640"
     assert type(second.image_encoder).__name__ == "ImageEncoderMBConv"
     first_state, second_state = first.state_dict(), second.state_dict()
     decoder_keys = [key for key in first_state if not key.startswith("image_encoder.")]

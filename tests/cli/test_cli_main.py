@@ -103,7 +103,7 @@ def test_subprocess_segment_succeeds_and_fails_with_exit_codes(tmp_path: Path) -
     assert "no pretrained weights found" not in result.err and "Traceback" not in result.err
     model = json.loads((tmp_path / "chelsea.json").read_text())["model"]
     assert (model["arch"], model["source"], model["spec"]) == (
-        "segany_small_lite0",
+        "segany_small_lite0_640",
         "bundled",
         "segany_small_v2",
     )
