@@ -23,7 +23,8 @@
 #       /root/segany_runs/segany_small_lite0_cycle3/checkpoints/step_0002000.pt \
 #       /root/segany_runs/segany_small_lite0_cycle3_640/checkpoints/last.pt
 #   configs/segany_small_lite0_cycle4.json  a fourth cycle (512 px until its first decay, 3000 steps) from the
-#                                  shipped step of cycle 3's 640-px branch (2300); its initial weights:
+#                                  shipped step of cycle 3's 640-px branch (2300), and its 640-px branch
+#                                  (configs/segany_small_lite0_cycle4_640.json, made from its step 2500 as above); its initial weights:
 #     python -c 'import torch; r = "/root/segany_runs/"; torch.save(torch.load(r + "segany_small_lite0_cycle3_640/checkpoints/step_0002300.pt", weights_only=False)["model"], r + "init/cycle3_640_step2300.pt")'
 #   configs/v2_probe/cycle3_gamma0.json  a 200-step probe of the focal loss's gamma (0: alpha-weighted
 #                                  cross-entropy, focal weight 4) from cycle 3's step 1000, copied in the same way
